@@ -1,0 +1,3 @@
+module github.com/carriermq/carrier
+
+go 1.26.8
