@@ -1,0 +1,115 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/carriermq/carrier/protocol"
+)
+
+// conn is one WebSocket connection to one node. Writes are serialised by
+// wmu (gorilla allows one concurrent writer); exactly one reader goroutine
+// (Client.readLoop) reads from it and closes done when it exits.
+type conn struct {
+	ws           *websocket.Conn
+	url          string
+	gen          uint64 // connection generation, set by Client.install under Client.mu
+	writeTimeout time.Duration
+	started      time.Time
+
+	wmu  sync.Mutex
+	done chan struct{} // closed when the reader has exited
+}
+
+// dial opens a WebSocket to url offering carrier.v1 and insists the server
+// picked it.
+func dial(ctx context.Context, url string, o Options) (*conn, error) {
+	d := websocket.Dialer{
+		Subprotocols:     []string{protocol.Subprotocol},
+		HandshakeTimeout: o.DialTimeout,
+		ReadBufferSize:   16 << 10,
+		WriteBufferSize:  16 << 10,
+	}
+	ws, resp, err := d.DialContext(ctx, url, o.Header)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", url, handshakeError(resp, err))
+	}
+	if ws.Subprotocol() != protocol.Subprotocol {
+		ws.Close()
+		return nil, fmt.Errorf("dial %s: server did not accept subprotocol %s", url, protocol.Subprotocol)
+	}
+	ws.SetReadLimit(o.MaxFrameBytes)
+	c := &conn{ws: ws, url: url, writeTimeout: o.WriteTimeout, started: time.Now(), done: make(chan struct{})}
+	return c, nil
+}
+
+// handshakeError prefers the server's JSON error body (for example 503
+// too_many_connections) over gorilla's generic "bad handshake".
+func handshakeError(resp *http.Response, err error) error {
+	if resp == nil || resp.Body == nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error *protocol.ErrorBody `json:"error"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &body) == nil && body.Error != nil {
+		return &Error{Code: body.Error.Code, Message: body.Error.Message}
+	}
+	return fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)
+}
+
+// write sends one text frame. Safe for concurrent use.
+func (c *conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
+		return fmt.Errorf("write to %s: %w", c.url, err)
+	}
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		return fmt.Errorf("write to %s: %w", c.url, err)
+	}
+	return nil
+}
+
+// shutdown says goodbye with close code 1000 (best effort) and closes the
+// socket, which ends the reader.
+func (c *conn) shutdown() {
+	c.wmu.Lock()
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "client closing")
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	c.wmu.Unlock()
+	c.ws.Close()
+}
+
+// abort closes the socket without a close frame; the reader then exits and
+// the client reconnects. Safe to call more than once and from any goroutine.
+func (c *conn) abort() { c.ws.Close() }
+
+// read returns the next frame, waiting at most timeout for it.
+func (c *conn) read(timeout time.Duration) (*protocol.Frame, error) {
+	if err := c.ws.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return nil, err
+	}
+	typ, b, err := c.ws.ReadMessage()
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.TextMessage {
+		return nil, errors.New("unexpected binary frame")
+	}
+	var f protocol.Frame
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("decode frame: %w", err)
+	}
+	return &f, nil
+}

@@ -1,0 +1,191 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/carriermq/carrier/protocol"
+)
+
+// Message is one message to publish. Set Data (any JSON value) or Binary
+// (opaque bytes), not both. An empty ID is filled with a random one, so that
+// the client's own retries are de-duplicated by the server; set it yourself
+// to make your retries safe too.
+type Message struct {
+	ID        string
+	Event     string
+	Data      json.RawMessage
+	Binary    []byte
+	Headers   map[string]string
+	DeliverAt time.Time // zero: deliver at once
+}
+
+// PublishAck is the server's confirmation of one message: it is committed
+// by a majority of the cluster and on their disks. Duplicate says the ID was
+// already published inside the queue's de-duplication window; Seq is then
+// the first copy's seq. In a batch, Err is set instead for a message the
+// server refused.
+type PublishAck struct {
+	Seq       uint64
+	MsgID     string
+	Duplicate bool
+	Err       error
+}
+
+// NewMessageID returns a random message id (32 hex digits).
+func NewMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// Publish publishes m to queue and waits for the confirmation. It re-sends
+// the message (same id) after a lost connection or a retryable error until
+// ctx ends, so a nil error means exactly one copy is stored.
+func (cl *Client) Publish(ctx context.Context, queue string, m Message) (PublishAck, error) {
+	if m.ID == "" {
+		m.ID = NewMessageID()
+	}
+	f := protocol.Frame{Type: protocol.TypePublish, Queue: queue}
+	fillFrame(&f, m)
+	reply, err := cl.retry(ctx, &f)
+	if err != nil {
+		return PublishAck{MsgID: m.ID}, fmt.Errorf("publish to %s: %w", queue, err)
+	}
+	return PublishAck{Seq: reply.Seq, MsgID: reply.MsgID, Duplicate: reply.Duplicate}, nil
+}
+
+// PublishBatch publishes msgs to queue as one request (the server commits
+// them together) and returns one PublishAck per message, in order. Retries
+// are as for Publish. A message the server refused has its PublishAck.Err set.
+func (cl *Client) PublishBatch(ctx context.Context, queue string, msgs []Message) ([]PublishAck, error) {
+	f := protocol.Frame{Type: protocol.TypePublish, Queue: queue, Messages: make([]protocol.Message, len(msgs))}
+	for i, m := range msgs {
+		if m.ID == "" {
+			m.ID = NewMessageID()
+		}
+		f.Messages[i] = wireMessage(m)
+	}
+	reply, err := cl.retry(ctx, &f)
+	if err != nil {
+		return nil, fmt.Errorf("publish %d messages to %s: %w", len(msgs), queue, err)
+	}
+	if len(reply.Results) != len(msgs) {
+		return nil, fmt.Errorf("publish to %s: %d results for %d messages", queue, len(reply.Results), len(msgs))
+	}
+	acks := make([]PublishAck, len(msgs))
+	for i, r := range reply.Results {
+		acks[i] = PublishAck{Seq: r.Seq, MsgID: r.MsgID, Duplicate: r.Duplicate}
+		if r.Error != nil {
+			acks[i].Err = &Error{Code: r.Error.Code, Message: r.Error.Message}
+		}
+	}
+	return acks, nil
+}
+
+// retry sends the publish frame f until it succeeds, fails for good or ctx
+// ends; between retryable errors it backs off like a reconnect.
+func (cl *Client) retry(ctx context.Context, f *protocol.Frame) (*protocol.Frame, error) {
+	for attempt := 0; ; attempt++ {
+		reply, err := cl.do(ctx, f, true, nil)
+		if err == nil || !IsRetryable(err) {
+			return reply, err
+		}
+		cl.log.Debug("carrier client: publish retry", "queue", f.Queue, "attempt", attempt+1, "err", err)
+		t := time.NewTimer(cl.opts.backoff(attempt))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
+		}
+	}
+}
+
+func fillFrame(f *protocol.Frame, m Message) {
+	w := wireMessage(m)
+	f.MsgID, f.Event, f.Data, f.Binary, f.Headers, f.DeliverAt = w.MsgID, w.Event, w.Data, w.Binary, w.Headers, w.DeliverAt
+}
+
+func wireMessage(m Message) protocol.Message {
+	w := protocol.Message{MsgID: m.ID, Event: m.Event, Data: m.Data, Binary: m.Binary, Headers: m.Headers}
+	if !m.DeliverAt.IsZero() {
+		w.DeliverAt = m.DeliverAt.UTC().Format(time.RFC3339Nano)
+	}
+	return w
+}
+
+// PublishFuture is the pending outcome of PublishAsync.
+type PublishFuture struct {
+	done chan struct{}
+	ack  PublishAck
+	err  error
+}
+
+// Done is closed when the outcome is known.
+func (p *PublishFuture) Done() <-chan struct{} { return p.done }
+
+// Result returns the outcome; call it after Done is closed (or use Wait).
+func (p *PublishFuture) Result() (PublishAck, error) { return p.ack, p.err }
+
+// Wait waits for the outcome or for ctx to end.
+func (p *PublishFuture) Wait(ctx context.Context) (PublishAck, error) {
+	select {
+	case <-p.done:
+		return p.ack, p.err
+	case <-ctx.Done():
+		return PublishAck{}, ctx.Err()
+	}
+}
+
+// PublishAsync starts publishing m and returns at once with its future,
+// unless Options.PublishWindow publishes are already in flight: then it waits
+// for one of them to finish. Each has Options.PublishTimeout to succeed,
+// retries included; Close fails the unfinished ones with ErrClosed.
+func (cl *Client) PublishAsync(queue string, m Message) *PublishFuture {
+	p := &PublishFuture{done: make(chan struct{})}
+	select {
+	case cl.window <- struct{}{}:
+	case <-cl.ctx.Done():
+		p.err = ErrClosed
+		close(p.done)
+		return p
+	}
+	if m.ID == "" {
+		m.ID = NewMessageID()
+	}
+	if !cl.addWorker() {
+		<-cl.window
+		p.err = ErrClosed
+		close(p.done)
+		return p
+	}
+	go func() {
+		defer cl.wg.Done()
+		defer func() { <-cl.window }()
+		ctx, cancel := context.WithTimeout(cl.ctx, cl.opts.PublishTimeout)
+		defer cancel()
+		p.ack, p.err = cl.Publish(ctx, queue, m)
+		if p.err != nil && cl.ctx.Err() != nil {
+			p.err = fmt.Errorf("publish to %s: %w", queue, ErrClosed)
+		}
+		close(p.done)
+	}()
+	return p
+}
+
+// addWorker counts one more goroutine for Close to wait for, unless the
+// client is closed.
+func (cl *Client) addWorker() bool {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.closed {
+		return false
+	}
+	cl.wg.Add(1)
+	return true
+}
