@@ -1,92 +1,206 @@
 package queue
 
-import "io"
-
-// CONTRACT STUB: the queue implementation replaces the bodies below; the
-// signatures are what cluster/ and gateway/ code against.
-
 // State is the pure, deterministic state machine of every queue in one Raft
 // group. It does no IO, starts no goroutines, reads no clock and draws no
 // random numbers; map iteration never decides an outcome.
 //
 // State is not safe for concurrent use: the owner (cluster.Node) serialises
-// Apply against readers with a RWMutex. Reader methods may run concurrently
-// with each other.
-type State struct{}
+// Apply and Restore against readers with a RWMutex. Reader methods (Queues,
+// Queue, Group, Members, Unacked, Read, StartSeq, DeadLetters, AppliedIndex,
+// NextDeadline) never mutate and may run concurrently with each other.
+type State struct {
+	newStore func() Store
+	queues   map[string]*queue
+	names    []string // sorted keys of queues
+	applied  uint64
+	lastTime int64 // effective time of the last entry; never decreases
+	timers   queueHeap
+}
 
 // New returns an empty state whose queues keep messages in stores made by newStore
 // (NewMemoryStore when nil).
-func New(newStore func() Store) *State { panic("unimplemented") }
-
-// Apply applies one log entry at index and returns one Result per command
-// and the events it caused. It is deterministic: the same sequence of
-// (index, entry) gives the same results, events and state on every replica.
-func (s *State) Apply(index uint64, e Entry) ([]Result, []Event) { panic("unimplemented") }
+func New(newStore func() Store) *State {
+	if newStore == nil {
+		newStore = NewMemoryStore
+	}
+	return &State{newStore: newStore, queues: make(map[string]*queue)}
+}
 
 // AppliedIndex is the index of the last entry applied (or restored).
-func (s *State) AppliedIndex() uint64 { panic("unimplemented") }
+func (s *State) AppliedIndex() uint64 { return s.applied }
 
-// NextDeadline is the earliest time (unix ns) at which a Tick would change
-// something; ok is false when no timer is pending.
-func (s *State) NextDeadline() (at int64, ok bool) { panic("unimplemented") }
+// LastTime is the effective time of the last entry applied (or restored):
+// the largest entry time seen so far.
+func (s *State) LastTime() int64 { return s.lastTime }
 
 // Queues lists every queue, sorted by name.
-func (s *State) Queues() []QueueInfo { panic("unimplemented") }
+func (s *State) Queues() []QueueInfo {
+	out := make([]QueueInfo, 0, len(s.names))
+	for _, name := range s.names {
+		out = append(out, s.queues[name].info())
+	}
+	return out
+}
 
 // Queue describes one queue, or fails with CodeQueueNotFound.
-func (s *State) Queue(name string) (QueueInfo, error) { panic("unimplemented") }
+func (s *State) Queue(name string) (QueueInfo, error) {
+	q, err := s.lookup(name)
+	if err != nil {
+		return QueueInfo{}, err
+	}
+	return q.info(), nil
+}
 
-// Group describes one consumer group.
-func (s *State) Group(queue, group string) (GroupInfo, error) { panic("unimplemented") }
+// Group describes one consumer group; it fails with CodeQueueNotFound or
+// CodeGroupNotFound.
+func (s *State) Group(queue, group string) (GroupInfo, error) {
+	q, g, err := s.lookupGroup(queue, group)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	return q.groupInfo(g), nil
+}
+
+// Members lists the members of a group in join order.
+func (s *State) Members(queue, group string) ([]MemberRef, error) {
+	_, g, err := s.lookupGroup(queue, group)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]MemberRef, len(g.members))
+	for i, m := range g.members {
+		refs[i] = m.ref
+	}
+	return refs, nil
+}
+
+// Unacked lists, in order, the seqs delivered to member and not yet acked.
+// It fails with CodeNotMember when member is not in the group.
+func (s *State) Unacked(queue, group, member string) ([]uint64, error) {
+	_, g, err := s.lookupGroup(queue, group)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := g.byID[member]
+	if !ok {
+		return nil, Errorf(CodeNotMember, "%q is not a member of group %q", member, group)
+	}
+	return m.pendingSeqs(), nil
+}
 
 // Read returns up to limit stored messages with Seq >= from, in order.
 func (s *State) Read(queue string, from uint64, limit int) ([]*Message, error) {
-	panic("unimplemented")
+	q, err := s.lookup(queue)
+	if err != nil {
+		return nil, err
+	}
+	return must(q.store.Read(from, limit)), nil
 }
 
-// StartSeq resolves p to the first seq a reader starting there should read.
-func (s *State) StartSeq(queue string, p Position) (uint64, error) { panic("unimplemented") }
+// StartSeq resolves p to the first seq a reader starting there should read:
+// new → LastSeq+1, first → FirstSeq, seq → max(seq, FirstSeq), time → the
+// first message with Time >= p.Time, or LastSeq+1. An empty Kind means first.
+func (s *State) StartSeq(queue string, p Position) (uint64, error) {
+	q, err := s.lookup(queue)
+	if err != nil {
+		return 0, err
+	}
+	if p.Kind != "" {
+		if err := p.validate(); err != nil {
+			return 0, err
+		}
+	}
+	return q.startSeq(p), nil
+}
 
 // DeadLetters returns up to limit dead letters with DLSeq >= from, in order.
 func (s *State) DeadLetters(queue string, from uint64, limit int) ([]DeadLetter, error) {
-	panic("unimplemented")
+	q, err := s.lookup(queue)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	i := q.dead.from(from)
+	end := min(len(q.dead.list), i+limit)
+	out := make([]DeadLetter, 0, end-i)
+	for _, dl := range q.dead.list[i:end] {
+		out = append(out, *dl)
+	}
+	return out, nil
 }
 
-// Snapshot captures the state cheaply (called with Apply excluded); the
-// returned Snapshot's WriteTo may then run concurrently with Apply and
-// writes the same bytes for the same state on every replica.
-func (s *State) Snapshot() *Snapshot { panic("unimplemented") }
+func (s *State) lookup(name string) (*queue, error) {
+	q, ok := s.queues[name]
+	if !ok {
+		return nil, Errorf(CodeQueueNotFound, "queue %q not found", name)
+	}
+	return q, nil
+}
 
-// Restore replaces the whole state with one read from r (written by
-// Snapshot.WriteTo). On error the state is unchanged.
-func (s *State) Restore(r io.Reader) error { panic("unimplemented") }
+func (s *State) lookupGroup(queue, group string) (*queue, *group, error) {
+	q, err := s.lookup(queue)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, ok := q.groups[group]
+	if !ok {
+		return nil, nil, Errorf(CodeGroupNotFound, "group %q of queue %q not found", group, queue)
+	}
+	return q, g, nil
+}
 
-// Snapshot is a point-in-time capture of a State.
-type Snapshot struct{}
+func (q *queue) info() QueueInfo {
+	groups := make([]GroupInfo, 0, len(q.names))
+	for _, name := range q.names {
+		groups = append(groups, q.groupInfo(q.groups[name]))
+	}
+	return QueueInfo{
+		Name:        q.name,
+		Config:      q.config,
+		FirstSeq:    q.store.FirstSeq(),
+		LastSeq:     q.lastSeq,
+		Messages:    q.store.Len(),
+		Bytes:       q.store.Bytes(),
+		DeadLetters: int64(len(q.dead.list)),
+		Groups:      groups,
+		Created:     q.created,
+	}
+}
 
-// WriteTo writes the snapshot in the versioned snapshot format.
-func (sn *Snapshot) WriteTo(w io.Writer) (int64, error) { panic("unimplemented") }
+func (q *queue) groupInfo(g *group) GroupInfo {
+	return GroupInfo{
+		Name:        g.name,
+		Config:      g.config,
+		Members:     len(g.members),
+		Pending:     int64(g.ready.Len()) + q.undelivered(g),
+		Unacked:     int64(g.acks.Len()),
+		Scheduled:   int64(g.sched.Len()),
+		AckFloor:    g.floor(),
+		Redelivered: g.redelivered,
+	}
+}
 
-// EncodeEntry encodes an entry in the versioned log format.
-func EncodeEntry(e Entry) ([]byte, error) { panic("unimplemented") }
+// undelivered counts the stored messages at or past g's cursor.
+func (q *queue) undelivered(g *group) int64 {
+	if q.store.Len() == 0 || g.cursor > q.store.LastSeq() {
+		return 0
+	}
+	return int64(q.store.LastSeq() - max(g.cursor, q.store.FirstSeq()) + 1)
+}
 
-// DecodeEntry decodes an entry; an unknown version or op, or any malformed
-// byte, is an error (the node must stop rather than skip it).
-func DecodeEntry(b []byte) (Entry, error) { panic("unimplemented") }
+// addQueue registers q.
+func (s *State) addQueue(q *queue) {
+	s.queues[q.name] = q
+	s.names = insertSorted(s.names, q.name)
+}
 
-// ValidateName checks a queue or group name: 1–128 characters of
-// [A-Za-z0-9_.-], starting with a letter or digit. Fails with CodeBadName.
-func ValidateName(name string) error { panic("unimplemented") }
-
-// Store holds one queue's messages in seq order. Implementations: the
-// in-memory store now; an on-disk segment store later.
-type Store interface{}
-
-// NewMemoryStore returns an in-memory Store.
-func NewMemoryStore() Store { panic("unimplemented") }
-
-// DefaultQueueConfig is what a queue gets for every zero field when created.
-func DefaultQueueConfig() QueueConfig { panic("unimplemented") }
-
-// WithDefaults fills every zero field of c from d.
-func (c QueueConfig) WithDefaults(d QueueConfig) QueueConfig { panic("unimplemented") }
+// removeQueue forgets q.
+func (s *State) removeQueue(q *queue) {
+	if q.timerPos >= 0 {
+		s.timers.remove(q)
+	}
+	delete(s.queues, q.name)
+	s.names = removeSorted(s.names, q.name)
+}
