@@ -2,15 +2,14 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
-	"log/slog"
-	"time"
+	"fmt"
+	"path/filepath"
 
 	"github.com/carriermq/carrier/queue"
 )
-
-// CONTRACT STUB: the cluster implementation replaces the bodies below; the
-// signatures are what gateway/ and cmd/ code against.
 
 // Errors returned by Propose. Each maps to a stable protocol code in the gateway.
 var (
@@ -26,29 +25,6 @@ var (
 	ErrClosed = errors.New("node closed")
 )
 
-// Config configures a node.
-type Config struct {
-	NodeID        string // stable name, the Raft server ID
-	DataDir       string // Raft log, stable store and snapshots live here
-	RaftBind      string // host:port the Raft transport listens on
-	RaftAdvertise string // host:port peers dial; defaults to RaftBind
-	Bootstrap     bool   // form a single-voter cluster when there is no Raft state
-
-	HeartbeatTimeout  time.Duration
-	ElectionTimeout   time.Duration
-	SnapshotInterval  time.Duration
-	SnapshotThreshold uint64
-	TrailingLogs      uint64
-
-	MaxBatchCommands int // commands per Raft entry (group commit)
-	MaxBatchBytes    int // encoded bytes per Raft entry
-
-	Logger *slog.Logger
-}
-
-// DefaultConfig returns the defaults for every field but NodeID, DataDir and addresses.
-func DefaultConfig() Config { panic("unimplemented") }
-
 // Observer receives the events of every applied entry.
 type Observer interface {
 	// OnApply is called on the apply goroutine, in log order, while the
@@ -57,59 +33,90 @@ type Observer interface {
 	OnApply(events []queue.Event)
 }
 
-// Status is a node's view of its Raft group.
-type Status struct {
-	NodeID       string   `json:"nodeId"`
-	State        string   `json:"state"` // Leader, Follower, Candidate, Shutdown
-	Leader       string   `json:"leader"`
-	Term         uint64   `json:"term"`
-	CommitIndex  uint64   `json:"commitIndex"`
-	AppliedIndex uint64   `json:"appliedIndex"`
-	LastLogIndex uint64   `json:"lastLogIndex"`
-	Members      []Member `json:"members"`
+// RestoreObserver is an Observer that is also told when the whole state was
+// replaced by a snapshot (at startup, or on a follower that fell too far
+// behind): positions it tracks may have jumped, and it should resynchronise
+// from View. OnRestore is called like OnApply: on the apply goroutine, under
+// the write lock, not blocking, not calling into the Node.
+type RestoreObserver interface {
+	Observer
+	OnRestore()
 }
 
-// Member is one server of the Raft configuration.
-type Member struct {
-	ID       string `json:"id"`
-	Address  string `json:"address"`
-	Suffrage string `json:"suffrage"` // Voter, Nonvoter
-	Leader   bool   `json:"leader"`
+// Node runs one Carrier server's share of the cluster. Its methods are safe
+// for concurrent use.
+type Node struct {
+	id      string
+	session string
+	group   *group // the single Raft group; several once queues are sharded
 }
 
-// Node runs one Carrier server's share of the cluster.
-type Node struct{}
+// New opens the node's stores and starts Raft. It returns once Raft is
+// running (use Ready to learn when the node serves); a node with Raft state
+// recovers it (snapshot, then the log as it is committed again).
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid cluster config: %w", err)
+	}
+	session, err := newSession()
+	if err != nil {
+		return nil, err
+	}
+	g, err := openGroup(cfg, session, filepath.Join(cfg.DataDir, "raft"))
+	if err != nil {
+		return nil, err
+	}
+	return &Node{id: cfg.NodeID, session: session, group: g}, nil
+}
 
-// New opens the node's stores and starts Raft. It returns once Raft is running.
-func New(cfg Config) (*Node, error) { panic("unimplemented") }
+// newSession returns 16 random hex digits.
+func newSession() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("make session id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
 
 // ID is the node's stable name.
-func (n *Node) ID() string { panic("unimplemented") }
+func (n *Node) ID() string { return n.id }
 
 // Session identifies this run of the node; it changes on every start.
-func (n *Node) Session() string { panic("unimplemented") }
+func (n *Node) Session() string { return n.session }
+
+// RaftAddress is the address peers dial to reach this node's Raft transport
+// (the advertised one, or the bound one with the port the kernel chose).
+func (n *Node) RaftAddress() string { return string(n.group.transport.LocalAddr()) }
 
 // Propose replicates cmd and returns its result once it is committed by a
 // majority (on disk) and applied on this node. Concurrent proposals are
-// batched into shared entries (group commit).
+// batched into shared entries (group commit). A rejection by the state
+// machine is in Result.Err; the error is about replication:
+//   - ErrNotLeader: not proposed (this node is not the leader); safe to retry.
+//   - ErrUnknownOutcome: proposed, then leadership was lost or ctx ended
+//     (ctx's error is wrapped too); retrying with the same message ids is safe.
+//   - ErrClosed: the node is closing; when the command had already been
+//     proposed, ErrUnknownOutcome is in the chain as well.
+//   - ErrUnavailable: raft failed to store or commit the entry.
+//   - a *queue.Error with CodeBadCommand: cmd cannot be encoded; not proposed.
+//   - ctx's error alone: ctx ended before cmd was queued; not proposed.
 func (n *Node) Propose(ctx context.Context, cmd queue.Command) (queue.Result, error) {
-	panic("unimplemented")
+	return n.group.propose(ctx, cmd)
 }
 
 // View runs fn with a read lock on the applied state. fn must not keep
 // references to the State past its return (messages it read are immutable
-// and may be kept).
-func (n *Node) View(fn func(s *queue.State)) { panic("unimplemented") }
+// and may be kept), and must not call Propose or Observe (deadlock).
+func (n *Node) View(fn func(s *queue.State)) { n.group.fsm.view(fn) }
 
 // Observe registers o for events until the returned function is called.
-func (n *Node) Observe(o Observer) (cancel func()) { panic("unimplemented") }
+// Registration and cancellation wait for an apply in progress to finish.
+func (n *Node) Observe(o Observer) (cancel func()) { return n.group.fsm.observe(o) }
 
-// Status reports the node's view of the cluster.
-func (n *Node) Status() Status { panic("unimplemented") }
-
-// Ready returns nil when the node is a member that knows a leader and has
-// applied close to the commit index, or an error saying why not.
-func (n *Node) Ready() error { panic("unimplemented") }
-
-// Close hands leadership over if leader, stops Raft and closes the stores.
-func (n *Node) Close(ctx context.Context) error { panic("unimplemented") }
+// Close stops the group commit (queued proposals get ErrClosed, those in
+// flight finish or fail, bounded by ctx), stops Raft and closes the stores.
+// Leadership transfer to another voter comes with multi-node clusters.
+// Calling Close again returns the first call's result.
+func (n *Node) Close(ctx context.Context) error {
+	return n.group.close(ctx)
+}

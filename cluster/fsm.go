@@ -1,0 +1,204 @@
+package cluster
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/carriermq/carrier/queue"
+)
+
+// fsm adapts a queue.State to raft.BatchingFSM.
+//
+// Locking: mu serialises Apply and Restore (write lock) against readers
+// (View, Snapshot, NextDeadline: read lock). Observers are called under the
+// write lock, in log order, so an observer never sees the state of a later
+// entry before the events of an earlier one. observers is also guarded by mu.
+//
+// raft calls ApplyBatch, Apply, Snapshot and Restore from its single FSM
+// goroutine, never concurrently with each other.
+type fsm struct {
+	log      *slog.Logger
+	newStore func() queue.Store
+	onApply  func() // called after each batch, outside the lock; must not block
+
+	mu        sync.RWMutex
+	state     *queue.State     // guarded by mu
+	observers []observerRecord // guarded by mu; in registration order
+	nextObs   uint64           // guarded by mu
+
+	// Invariant: applied is the index of the last log handed to the FSM
+	// (command or configuration) and reflected in state.
+	applied  atomic.Uint64
+	entries  atomic.Uint64 // command entries applied
+	commands atomic.Uint64 // commands applied
+}
+
+type observerRecord struct {
+	id uint64
+	o  Observer
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+func newFSM(newStore func() queue.Store, log *slog.Logger, onApply func()) *fsm {
+	return &fsm{log: log, newStore: newStore, onApply: onApply, state: queue.New(newStore)}
+}
+
+// decodeLog decodes the entry a command log carries. Any error means this
+// node cannot apply the log the way its peers do.
+func decodeLog(l *raft.Log) (queue.Entry, error) {
+	e, err := queue.DecodeEntry(l.Data)
+	if err != nil {
+		return queue.Entry{}, fmt.Errorf("decode raft log %d (term %d, %d bytes): %w", l.Index, l.Term, len(l.Data), err)
+	}
+	return e, nil
+}
+
+// decodeBatch decodes every command log of a batch before any is applied.
+// The returned slice is indexed like logs; non-command logs get a zero Entry.
+func decodeBatch(logs []*raft.Log) ([]queue.Entry, error) {
+	out := make([]queue.Entry, len(logs))
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		e, err := decodeLog(l)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// ApplyBatch applies committed logs in order. The response for a command log
+// is its []queue.Result (one per command of the entry); nil for others.
+//
+// A log that does not decode (corruption, or an op this build does not know)
+// stops the node: it is logged at error and ApplyBatch panics, which ends the
+// process. Skipping it would make this replica diverge from its peers; a
+// replica that stops can be repaired (upgraded, or re-synced from peers).
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	entries, err := decodeBatch(logs)
+	if err != nil {
+		f.log.Error("refusing to apply an undecodable raft log: stopping the node", "err", err)
+		panic(fmt.Sprintf("carrier: %v", err))
+	}
+	out := make([]any, len(logs))
+	f.mu.Lock()
+	for i, l := range logs {
+		if l.Type == raft.LogCommand {
+			out[i] = f.applyEntry(l.Index, entries[i])
+		}
+		f.applied.Store(l.Index)
+	}
+	f.mu.Unlock()
+	if f.onApply != nil {
+		f.onApply()
+	}
+	return out
+}
+
+// applyEntry applies one entry and tells the observers. mu must be held for writing.
+func (f *fsm) applyEntry(index uint64, e queue.Entry) []queue.Result {
+	results, events := f.state.Apply(index, e)
+	f.entries.Add(1)
+	f.commands.Add(uint64(len(e.Commands)))
+	if len(events) > 0 {
+		for _, r := range f.observers {
+			r.o.OnApply(events)
+		}
+	}
+	return results
+}
+
+// Apply applies a single log (raft uses ApplyBatch; this completes raft.FSM).
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// Snapshot captures the state under the read lock; the capture is written
+// out later by Persist, concurrently with Apply.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return &fsmSnapshot{snap: f.state.Snapshot()}, nil
+}
+
+// Restore replaces the state with the snapshot in rc. The new state is read
+// outside the lock and swapped in atomically; on error the old state stays.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	s := queue.New(f.newStore)
+	if err := s.Restore(rc); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.state = s
+	f.applied.Store(s.AppliedIndex())
+	for _, r := range f.observers {
+		if ro, ok := r.o.(RestoreObserver); ok {
+			ro.OnRestore()
+		}
+	}
+	return nil
+}
+
+// view runs fn under the read lock.
+func (f *fsm) view(fn func(s *queue.State)) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	fn(f.state)
+}
+
+// nextDeadline is the state's next timer, read under the read lock.
+func (f *fsm) nextDeadline() (int64, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state.NextDeadline()
+}
+
+// observe registers o; the returned function removes it (idempotent).
+// Both wait for an apply in progress to finish.
+func (f *fsm) observe(o Observer) func() {
+	f.mu.Lock()
+	f.nextObs++
+	id := f.nextObs
+	f.observers = append(f.observers, observerRecord{id: id, o: o})
+	f.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.observers = slices.DeleteFunc(f.observers, func(r observerRecord) bool { return r.id == id })
+		})
+	}
+}
+
+// fsmSnapshot writes a captured state to raft's snapshot sink.
+type fsmSnapshot struct {
+	snap *queue.Snapshot
+}
+
+// Persist writes the snapshot and closes the sink, or cancels it on error.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.snap.WriteTo(sink); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return fmt.Errorf("close snapshot: %w", err)
+	}
+	return nil
+}
+
+// Release is a no-op: the capture holds no resources beyond memory.
+func (s *fsmSnapshot) Release() {}

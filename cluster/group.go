@@ -1,0 +1,182 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
+
+	"github.com/carriermq/carrier/queue"
+)
+
+// snapshotsRetained is how many snapshots the file snapshot store keeps.
+const snapshotsRetained = 2
+
+// group is one Raft group: its stores, transport, raft instance, FSM over a
+// queue.State, group commit and leader-only work. A Node hosts one group
+// now; sharding queues over several groups will give a Node several (each
+// with its own directory under DataDir/raft and, once a transport can be
+// multiplexed, a shared listener).
+//
+// Goroutines: raft's own; the batcher's two; watchLeadership and, while
+// leader, lead. close stops all of them.
+type group struct {
+	nodeID  string
+	session string
+	log     *slog.Logger
+
+	logs      *countingLogStore
+	wal       *wal.WAL
+	snaps     *raft.FileSnapshotStore
+	transport *raft.NetworkTransport
+	fsm       *fsm
+	raft      *raft.Raft
+	batcher   *batcher
+
+	notify    chan bool     // raft's leadership notifications
+	kick      chan struct{} // wakes the timers after an apply (capacity 1)
+	stop      chan struct{} // closed by close
+	wg        sync.WaitGroup
+	resetDone atomic.Bool // ResetNode of this session applied
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// openGroup opens the stores under dir, starts raft, bootstraps a
+// single-voter configuration when asked and there is no Raft state, and
+// starts the group's goroutines. On error everything opened is closed.
+func openGroup(cfg Config, session, dir string) (*group, error) {
+	log := cfg.logger().With("node", cfg.NodeID)
+	g := &group{
+		nodeID: cfg.NodeID, session: session, log: log,
+		notify: make(chan bool, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}),
+	}
+	if err := g.open(cfg, dir); err != nil {
+		if g.raft != nil {
+			_ = g.raft.Shutdown().Error()
+		}
+		_ = g.closeStores() // the open error is the one worth reporting
+		return nil, err
+	}
+	g.start(cfg)
+	return g, nil
+}
+
+// open opens the stores and starts raft, bootstrapping when asked.
+func (g *group) open(cfg Config, dir string) error {
+	if err := g.openStores(cfg, dir); err != nil {
+		return err
+	}
+	g.fsm = newFSM(nil, g.log, g.kickTimers)
+	hasState, err := raft.HasExistingState(g.logs, g.wal, g.snaps)
+	if err != nil {
+		return fmt.Errorf("check raft state: %w", err)
+	}
+	g.raft, err = raft.NewRaft(cfg.raftConfig(g.notify, g.log), g.fsm, g.logs, g.wal, g.snaps, g.transport)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	return g.bootstrap(cfg.Bootstrap, hasState)
+}
+
+// openStores opens the log, stable and snapshot stores and the transport.
+func (g *group) openStores(cfg Config, dir string) error {
+	hclogger := newHCLogger(g.log, cfg.RaftLogLevel, "raft")
+	w, err := openLogStore(filepath.Join(dir, "wal"), hclogger.Named("wal"))
+	if err != nil {
+		return err
+	}
+	g.wal = w
+	g.logs = &countingLogStore{LogStore: w}
+	g.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, snapshotsRetained, hclogger.Named("snapshots"))
+	if err != nil {
+		return fmt.Errorf("open snapshot store: %w", err)
+	}
+	g.transport, err = newTransport(cfg.RaftBind, cfg.RaftAdvertise, hclogger.Named("transport"))
+	return err
+}
+
+// bootstrap forms a single-voter cluster of this node, only when asked and
+// when the node has no Raft state: a node that has state never bootstraps again.
+func (g *group) bootstrap(want, hasState bool) error {
+	if !want || hasState {
+		g.log.Info("starting raft", "bootstrap", false, "existingState", hasState)
+		return nil
+	}
+	g.log.Info("bootstrapping a single-voter cluster", "address", g.transport.LocalAddr())
+	conf := raft.Configuration{Servers: []raft.Server{{
+		Suffrage: raft.Voter,
+		ID:       raft.ServerID(g.nodeID),
+		Address:  g.transport.LocalAddr(),
+	}}}
+	if err := g.raft.BootstrapCluster(conf).Error(); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	return nil
+}
+
+// start launches the group commit and the leadership watcher.
+func (g *group) start(cfg Config) {
+	g.batcher = newBatcher(g.raft, cfg, g.log)
+	g.batcher.start()
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.watchLeadership()
+	}()
+}
+
+// propose sends cmd through the group commit when this node is the leader.
+// Forwarding from followers will plug in here.
+func (g *group) propose(ctx context.Context, cmd queue.Command) (queue.Result, error) {
+	if g.raft.State() != raft.Leader {
+		select {
+		case <-g.stop:
+			return queue.Result{}, ErrClosed
+		default:
+			return queue.Result{}, ErrNotLeader
+		}
+	}
+	return g.batcher.propose(ctx, cmd)
+}
+
+// close stops the leader work and the group commit (proposals in flight
+// finish or fail, queued ones get ErrClosed), shuts raft down and closes the
+// stores. Later calls return the first call's result.
+func (g *group) close(ctx context.Context) error {
+	g.closeOnce.Do(func() { g.closeErr = g.doClose(ctx) })
+	return g.closeErr
+}
+
+func (g *group) doClose(ctx context.Context) error {
+	close(g.stop)
+	g.wg.Wait()
+	errs := []error{g.batcher.close(ctx)}
+	if err := g.raft.Shutdown().Error(); err != nil {
+		errs = append(errs, fmt.Errorf("shut raft down: %w", err))
+	}
+	errs = append(errs, g.closeStores())
+	return errors.Join(errs...)
+}
+
+// closeStores closes the transport and the log store (whichever are open).
+func (g *group) closeStores() error {
+	var errs []error
+	if g.transport != nil {
+		if err := g.transport.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close transport: %w", err))
+		}
+	}
+	if g.wal != nil {
+		if err := g.wal.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close log store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

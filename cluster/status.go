@@ -1,0 +1,120 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+)
+
+// readyLag is how far (in log entries) the applied index may trail the
+// commit index for the node to be ready. Raft hands committed entries to the
+// FSM in batches of up to MaxAppendEntries, so a node under load trails by a
+// few batches; 100 entries is a small fraction of a second of apply work,
+// while a node replaying a log after a restart or catching up trails by far more.
+const readyLag = 100
+
+// Status is a node's view of its Raft group.
+type Status struct {
+	NodeID       string   `json:"nodeId"`
+	State        string   `json:"state"` // Leader, Follower, Candidate, Shutdown
+	Leader       string   `json:"leader"`
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commitIndex"`
+	AppliedIndex uint64   `json:"appliedIndex"`
+	LastLogIndex uint64   `json:"lastLogIndex"`
+	Members      []Member `json:"members"`
+}
+
+// Member is one server of the Raft configuration.
+type Member struct {
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	Suffrage string `json:"suffrage"` // Voter, Nonvoter
+	Leader   bool   `json:"leader"`
+}
+
+// Stats counts the group commit's work on this node since it started.
+type Stats struct {
+	EntriesApplied   uint64  `json:"entriesApplied"`   // Raft entries of commands applied
+	CommandsApplied  uint64  `json:"commandsApplied"`  // commands in those entries
+	CommandsPerEntry float64 `json:"commandsPerEntry"` // CommandsApplied / EntriesApplied
+	LogAppends       uint64  `json:"logAppends"`       // log store appends, each one fsync
+}
+
+// Status reports the node's view of the cluster. AppliedIndex is the last
+// index reflected in the state View reads.
+func (n *Node) Status() Status {
+	g := n.group
+	_, leader := g.raft.LeaderWithID()
+	st := Status{
+		NodeID:       n.id,
+		State:        g.raft.State().String(),
+		Leader:       string(leader),
+		Term:         g.raft.CurrentTerm(),
+		CommitIndex:  g.raft.CommitIndex(),
+		AppliedIndex: g.fsm.applied.Load(),
+		LastLogIndex: g.raft.LastIndex(),
+	}
+	st.Members = g.members(leader)
+	return st
+}
+
+// members lists the latest Raft configuration; nil when raft cannot say
+// (for example after shutdown).
+func (g *group) members(leader raft.ServerID) []Member {
+	f := g.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil
+	}
+	servers := f.Configuration().Servers
+	out := make([]Member, 0, len(servers))
+	for _, s := range servers {
+		out = append(out, Member{
+			ID:       string(s.ID),
+			Address:  string(s.Address),
+			Suffrage: s.Suffrage.String(),
+			Leader:   s.ID == leader,
+		})
+	}
+	return out
+}
+
+// Ready returns nil when the node is a member that knows a leader and has
+// applied close to the commit index, or an error saying why not.
+//
+// "Applied" here is raft's applied index: entries handed to the apply
+// goroutine, including the no-op and barrier entries the FSM never sees
+// (the FSM's own index would trail the commit index by those forever on an
+// idle cluster). The apply goroutine works through them in order, so the
+// two differ only by work already queued.
+func (n *Node) Ready() error {
+	g := n.group
+	switch st := g.raft.State(); st {
+	case raft.Leader, raft.Follower:
+	default:
+		return fmt.Errorf("raft state is %s", st)
+	}
+	if _, id := g.raft.LeaderWithID(); id == "" {
+		return errors.New("no leader known")
+	}
+	commit, applied := g.raft.CommitIndex(), g.raft.AppliedIndex()
+	if commit > applied+readyLag {
+		return fmt.Errorf("applied index %d trails commit index %d by more than %d", applied, commit, readyLag)
+	}
+	return nil
+}
+
+// Stats reports the group commit's counters.
+func (n *Node) Stats() Stats {
+	g := n.group
+	s := Stats{
+		EntriesApplied:  g.fsm.entries.Load(),
+		CommandsApplied: g.fsm.commands.Load(),
+		LogAppends:      g.logs.appends.Load(),
+	}
+	if s.EntriesApplied > 0 {
+		s.CommandsPerEntry = float64(s.CommandsApplied) / float64(s.EntriesApplied)
+	}
+	return s
+}

@@ -1,0 +1,70 @@
+package cluster
+
+import (
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// Raft transport settings. Connections are on loopback or a pod network;
+// MaxRPCsInFlight is raft's recommended 2 (deeper pipelining fights batching).
+const (
+	transportMaxPool = 3
+	transportTimeout = 10 * time.Second
+)
+
+// tcpStreamLayer is raft's TCP stream layer with one difference from
+// raft.NewTCPTransport: the advertised address may be a DNS name
+// ("carrier-0.carrier:7001"), which is what a Kubernetes StatefulSet gives a
+// pod across restarts, while raft's own layer only accepts a resolved IP.
+// Accept and Close may be called from any goroutine.
+type tcpStreamLayer struct {
+	net.Listener
+	advertise net.Addr
+}
+
+// advertisedAddr is a host:port that is dialed as given (names are resolved
+// at dial time, so a pod that comes back with a new IP is found again).
+type advertisedAddr string
+
+func (a advertisedAddr) Network() string { return "tcp" }
+func (a advertisedAddr) String() string  { return string(a) }
+
+// Dial connects to a peer's Raft address.
+func (s *tcpStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(address), timeout)
+}
+
+// Addr is the address peers dial: the advertised one, or the bound one.
+func (s *tcpStreamLayer) Addr() net.Addr {
+	if s.advertise != nil {
+		return s.advertise
+	}
+	return s.Listener.Addr()
+}
+
+// newTransport listens on bind and returns raft's network transport over it.
+// advertise may be empty (peers dial the bound address, which must then be a
+// concrete IP; port 0 resolves to the port the kernel chose).
+func newTransport(bind, advertise string, logger hclog.Logger) (*raft.NetworkTransport, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, fmt.Errorf("listen on raft address %s: %w", bind, err)
+	}
+	layer := &tcpStreamLayer{Listener: ln}
+	if advertise != "" {
+		layer.advertise = advertisedAddr(advertise)
+	} else if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || tcp.IP.IsUnspecified() {
+		_ = ln.Close()
+		return nil, fmt.Errorf("raft bind address %s is not dialable by peers: set the advertise address", bind)
+	}
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  layer,
+		MaxPool: transportMaxPool,
+		Timeout: transportTimeout,
+		Logger:  logger,
+	}), nil
+}
