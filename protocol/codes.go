@@ -19,4 +19,5 @@ const (
 	CodeNotFound         = "not_found"       // no such HTTP route
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeInternal         = "internal"
+	CodeBodyTooLarge     = "body_too_large" // HTTP request body over the size limit (413)
 )

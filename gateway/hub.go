@@ -1,0 +1,109 @@
+package gateway
+
+import (
+	"sync"
+
+	"github.com/carriermq/carrier/queue"
+)
+
+// hub routes the node's applied events to this gateway's subscriptions:
+// deliveries and member removals to group subscriptions by member id,
+// appends and purges/deletions to live tails by queue. It is the gateway's
+// only cluster.Observer.
+//
+// OnApply runs on the node's apply goroutine under the state's write lock,
+// so everything it calls must not block: subscriptions only queue work.
+// Lock order: state lock → hub.mu → subscription locks → outbound.mu.
+// Never call Backend.View or Propose while holding hub.mu.
+type hub struct {
+	mu      sync.Mutex
+	members map[string]*groupSub
+	tails   map[string]map[*tailSub]struct{}
+}
+
+func newHub() *hub {
+	return &hub{members: map[string]*groupSub{}, tails: map[string]map[*tailSub]struct{}{}}
+}
+
+// OnApply implements cluster.Observer.
+func (h *hub) OnApply(events []queue.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range events {
+		h.dispatch(&events[i])
+	}
+}
+
+func (h *hub) dispatch(ev *queue.Event) {
+	switch ev.Kind {
+	case queue.EventDeliver:
+		if s := h.members[ev.Member]; s != nil {
+			s.deliver(ev)
+		}
+	case queue.EventMemberRemoved:
+		if s := h.members[ev.Member]; s != nil {
+			s.removed()
+		}
+	case queue.EventAppended:
+		for t := range h.tails[ev.Queue] {
+			if !t.offer(ev.Messages) {
+				h.dropTail(t)
+			}
+		}
+	case queue.EventQueuePurged:
+		for t := range h.tails[ev.Queue] {
+			t.purged(ev.Seq)
+		}
+	case queue.EventQueueDeleted:
+		for t := range h.tails[ev.Queue] {
+			t.deleted()
+		}
+		delete(h.tails, ev.Queue)
+	}
+}
+
+// addMember routes deliveries for s.member to s.
+func (h *hub) addMember(s *groupSub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.members[s.member] = s
+}
+
+// removeMember stops routing to s (if s is still the registered one).
+func (h *hub) removeMember(s *groupSub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.members[s.member] == s {
+		delete(h.members, s.member)
+	}
+}
+
+// addTail makes t live. It must be called inside Backend.View, at the
+// moment t has read everything stored: no append can be applied between
+// that read and this registration, so the tail sees no gap and no duplicate.
+func (h *hub) addTail(t *tailSub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.tails[t.queue]
+	if set == nil {
+		set = map[*tailSub]struct{}{}
+		h.tails[t.queue] = set
+	}
+	set[t] = struct{}{}
+}
+
+// removeTail stops routing to t.
+func (h *hub) removeTail(t *tailSub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropTail(t)
+}
+
+// dropTail removes t. h.mu must be held.
+func (h *hub) dropTail(t *tailSub) {
+	set := h.tails[t.queue]
+	delete(set, t)
+	if len(set) == 0 {
+		delete(h.tails, t.queue)
+	}
+}

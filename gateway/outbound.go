@@ -1,0 +1,196 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/carriermq/carrier/protocol"
+	"github.com/carriermq/carrier/queue"
+)
+
+var (
+	// errOverflow: the item does not fit in the connection's outbound budget.
+	errOverflow = errors.New("outbound queue full")
+	// errOutClosed: the connection is closing; nothing more is sent.
+	errOutClosed = errors.New("outbound queue closed")
+)
+
+// Size assumed for a frame's JSON envelope on top of the message's own bytes.
+const frameOverhead = 256
+
+// outItem is one frame waiting for the writer: a reply (frame), a message
+// delivery (msg, encoded by the writer so that OnApply does no encoding), or
+// the final close frame (closeCode).
+type outItem struct {
+	frame     *protocol.Frame
+	msg       *msgRef
+	closeCode int
+	closeText string
+	size      int64
+}
+
+// msgRef is a message to send as a "message" frame.
+type msgRef struct {
+	m       *queue.Message
+	sub     string
+	queue   string
+	group   string
+	attempt int
+}
+
+func frameItem(f *protocol.Frame) outItem { return outItem{frame: f, size: frameOverhead} }
+
+func msgItem(r *msgRef) outItem {
+	return outItem{msg: r, size: r.m.Size() + frameOverhead}
+}
+
+// outbound is a connection's bounded queue of frames for its writer. Its
+// budget counts bytes queued and being written; a push that does not fit
+// fails (push) or waits (pushWait). An item always fits into an empty queue,
+// so one large message never blocks a connection forever.
+//
+// All methods are safe for concurrent use. Lock order: callers may hold the
+// hub's and a subscription's lock; outbound's lock is the innermost.
+type outbound struct {
+	mu     sync.Mutex
+	items  []outItem
+	used   int64
+	limit  int64
+	closed bool          // a close item is queued: nothing more is accepted
+	wake   chan struct{} // cap 1: tells the writer there is work
+	room   chan struct{} // closed (and replaced) when bytes are released
+}
+
+func newOutbound(limit int64) *outbound {
+	return &outbound{limit: limit, wake: make(chan struct{}, 1), room: make(chan struct{})}
+}
+
+// push queues it unless the connection is closing (errOutClosed) or it does
+// not fit (errOverflow). It never blocks.
+func (o *outbound) push(it outItem) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return errOutClosed
+	}
+	if !o.fits(it.size) {
+		return errOverflow
+	}
+	o.add(it)
+	return nil
+}
+
+// pushWait queues it, waiting for room while the writer drains the queue.
+func (o *outbound) pushWait(ctx context.Context, it outItem) error {
+	for {
+		o.mu.Lock()
+		if o.closed {
+			o.mu.Unlock()
+			return errOutClosed
+		}
+		if o.fits(it.size) {
+			o.add(it)
+			o.mu.Unlock()
+			return nil
+		}
+		room := o.room
+		o.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// hasRoom reports whether half the budget is free (tails page while it is).
+func (o *outbound) hasRoom() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.used <= o.limit/2
+}
+
+// waitRoom waits until hasRoom or ctx ends.
+func (o *outbound) waitRoom(ctx context.Context) error {
+	for {
+		o.mu.Lock()
+		if o.closed {
+			o.mu.Unlock()
+			return errOutClosed
+		}
+		if o.used <= o.limit/2 {
+			o.mu.Unlock()
+			return nil
+		}
+		room := o.room
+		o.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (o *outbound) fits(size int64) bool { return o.used == 0 || o.used+size <= o.limit }
+
+// add appends it and wakes the writer. o.mu must be held.
+func (o *outbound) add(it outItem) {
+	o.items = append(o.items, it)
+	o.used += it.size
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close queues the final frames: the optional error frame f and a close
+// frame with code and text. With drop, frames still queued are discarded
+// first (the client is not reading them anyway). Only the first close counts;
+// it returns false for later ones.
+func (o *outbound) close(drop bool, f *protocol.Frame, code int, text string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return false
+	}
+	o.closed = true
+	if drop {
+		o.items = nil
+	}
+	if f != nil {
+		o.add(frameItem(f))
+	}
+	o.add(outItem{closeCode: code, closeText: text})
+	o.signalRoom()
+	return true
+}
+
+// take moves the queued items into buf for the writer; their bytes stay
+// counted until release.
+func (o *outbound) take(buf []outItem) []outItem {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	buf = append(buf, o.items...)
+	clear(o.items)
+	o.items = o.items[:0]
+	return buf
+}
+
+// release returns n written bytes to the budget.
+func (o *outbound) release(n int64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.used -= n
+	if o.used < 0 {
+		o.used = 0
+	}
+	o.signalRoom()
+}
+
+// signalRoom wakes every waiter. o.mu must be held.
+func (o *outbound) signalRoom() {
+	close(o.room)
+	o.room = make(chan struct{})
+}

@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/carriermq/carrier/protocol"
+	"github.com/carriermq/carrier/queue"
+)
+
+// Tail tuning: messages read per View while replaying, and messages a live
+// tail may hold before it falls back to replaying.
+const (
+	tailPage   = 256
+	tailBuffer = 1024
+)
+
+// tailSub streams a queue from a position, with no acks and no Raft writes:
+// it replays from this node's applied state page by page, paced by the
+// connection's outbound room, then goes live by registering with the hub
+// inside the View that found it caught up. When its live buffer overflows
+// it is dropped from the hub and replays from the last seq it sent, so it
+// never loses a message and never buffers without bound.
+//
+// The goroutine (run) owns the position; mu guards what the hub hands over.
+type tailSub struct {
+	c      *conn
+	id     string
+	queue  string
+	pos    queue.Position
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	buf      []*queue.Message
+	bufBytes int64
+	from     uint64     // live messages below this seq were replayed already
+	overflow bool       // buf overflowed; the hub has dropped the tail
+	gone     *wireError // the queue was deleted
+	notify   chan struct{}
+}
+
+func (c *conn) newTailSub(id string, req *request) *tailSub {
+	ctx, cancel := context.WithCancel(c.ctx)
+	return &tailSub{c: c, id: id, queue: req.Queue, pos: req.pos, ctx: ctx, cancel: cancel,
+		notify: make(chan struct{}, 1)}
+}
+
+// start resolves the position, answers "subscribed" with the first seq the
+// tail will send, and starts streaming.
+func (t *tailSub) start(req *request) {
+	c := t.c
+	err := c.g.ensureQueue(c.ctx, t.queue)
+	var next uint64
+	if err == nil {
+		c.g.b.View(func(s *queue.State) { next, err = s.StartSeq(t.queue, t.pos) })
+	}
+	if err != nil {
+		c.dropSub(t.id, t)
+		t.cancel()
+		c.sendError(req.ID, "", toWire(err))
+		return
+	}
+	c.reply(&protocol.Frame{Type: protocol.TypeSubscribed, ID: req.ID, Sub: t.id, Queue: t.queue, Seq: next})
+	if !c.spawn(func() { t.run(next) }) {
+		t.cancel()
+	}
+}
+
+// stop ends the tail.
+func (t *tailSub) stop(context.Context) error {
+	t.cancel()
+	t.c.g.hub.removeTail(t)
+	return nil
+}
+
+// run alternates replaying and streaming live until the tail ends.
+func (t *tailSub) run(next uint64) {
+	defer t.c.g.hub.removeTail(t)
+	var err error
+	for {
+		if next, err = t.replay(next); err != nil {
+			break
+		}
+		if next, err = t.live(next); err != nil {
+			break
+		}
+	}
+	var we *wireError
+	if errors.As(err, &we) {
+		t.c.endSub(t.id, t, we)
+	}
+}
+
+// replay sends stored messages from next until it has caught up and is
+// registered live; it returns the next seq to send.
+func (t *tailSub) replay(next uint64) (uint64, error) {
+	for {
+		if err := t.c.out.waitRoom(t.ctx); err != nil {
+			return next, err
+		}
+		var page []*queue.Message
+		var live bool
+		var err error
+		t.c.g.b.View(func(s *queue.State) {
+			page, err = s.Read(t.queue, next, tailPage)
+			if err == nil && len(page) < tailPage {
+				live, err = true, t.goLive(s, next, page)
+			}
+		})
+		if err != nil {
+			return next, toWire(err)
+		}
+		for _, m := range page {
+			if err := t.send(m); err != nil {
+				return next, err
+			}
+			next = m.Seq + 1
+		}
+		if live {
+			return next, nil
+		}
+	}
+}
+
+// goLive registers the tail with the hub. It runs inside View, right after
+// the read that found the end of the queue.
+func (t *tailSub) goLive(s *queue.State, next uint64, page []*queue.Message) error {
+	info, err := s.Queue(t.queue)
+	if err != nil {
+		return err
+	}
+	from := next
+	if len(page) > 0 {
+		from = page[len(page)-1].Seq + 1
+	}
+	if info.LastSeq+1 < from {
+		return errf(string(queue.CodeQueueNotFound), "queue %s was deleted and created again", t.queue)
+	}
+	t.mu.Lock()
+	t.buf, t.bufBytes, t.from, t.overflow = nil, 0, from, false
+	t.mu.Unlock()
+	t.c.g.hub.addTail(t)
+	return nil
+}
+
+// live forwards what the hub hands over; it returns the next seq to send
+// when the tail must replay again (overflow).
+func (t *tailSub) live(next uint64) (uint64, error) {
+	for {
+		select {
+		case <-t.ctx.Done():
+			return next, t.ctx.Err()
+		case <-t.notify:
+		}
+		msgs, overflow, gone := t.take()
+		for _, m := range msgs {
+			if m.Seq < next {
+				continue
+			}
+			if err := t.send(m); err != nil {
+				return next, err
+			}
+			next = m.Seq + 1
+		}
+		if gone != nil {
+			return next, gone
+		}
+		if overflow {
+			return next, nil
+		}
+	}
+}
+
+func (t *tailSub) take() ([]*queue.Message, bool, *wireError) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	msgs := t.buf
+	t.buf, t.bufBytes = nil, 0
+	return msgs, t.overflow, t.gone
+}
+
+func (t *tailSub) send(m *queue.Message) error {
+	return t.c.out.pushWait(t.ctx, msgItem(&msgRef{m: m, sub: t.id, queue: t.queue}))
+}
+
+// offer hands appended messages to a live tail; false means it overflowed
+// and the hub must drop it. Called by the hub with hub.mu held; never blocks.
+func (t *tailSub) offer(msgs []*queue.Message) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, m := range msgs {
+		if m.Seq < t.from {
+			continue
+		}
+		if len(t.buf) >= tailBuffer || t.bufBytes >= t.c.g.cfg.OutboundBytes {
+			t.buf, t.bufBytes, t.overflow = nil, 0, true
+			t.signal()
+			return false
+		}
+		t.buf = append(t.buf, m)
+		t.bufBytes += m.Size()
+	}
+	t.signal()
+	return true
+}
+
+// purged drops buffered messages the purge removed. Called by the hub.
+func (t *tailSub) purged(seq uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := 0
+	for i < len(t.buf) && t.buf[i].Seq <= seq {
+		t.bufBytes -= t.buf[i].Size()
+		i++
+	}
+	t.buf = t.buf[i:]
+}
+
+// deleted ends the tail with queue_not_found. Called by the hub, which
+// forgets the tail.
+func (t *tailSub) deleted() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gone = errf(string(queue.CodeQueueNotFound), "queue %s was deleted", t.queue)
+	t.signal()
+}
+
+// signal wakes the goroutine. t.mu must be held.
+func (t *tailSub) signal() {
+	select {
+	case t.notify <- struct{}{}:
+	default:
+	}
+}
