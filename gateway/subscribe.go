@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"slices"
+
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
 )
@@ -90,11 +92,14 @@ func (c *conn) ack(req *request) {
 		cmd = queue.Nack{Queue: s.queue, Group: s.group, Member: s.member, Seqs: req.seqs, Delay: req.delay}
 		typ = protocol.TypeNacked
 	}
-	_, err := c.g.propose(c.ctx, cmd)
-	if err != nil {
+	var before []uint64 // to name the seqs of a partial not_pending
+	if len(req.seqs) > 1 {
+		c.g.b.View(func(st *queue.State) { before, _ = st.Unacked(s.queue, s.group, s.member) })
+	}
+	if _, err := c.g.propose(c.ctx, cmd); err != nil {
 		f := errorFrame(req.ID, req.Sub, toWire(err))
 		if queue.CodeOf(err) == queue.CodeNotPending {
-			f.Seqs = req.seqs
+			f.Seqs = notIn(req.seqs, before)
 		}
 		c.reply(f)
 		return
@@ -102,4 +107,15 @@ func (c *conn) ack(req *request) {
 	if req.ID != "" {
 		c.reply(&protocol.Frame{Type: typ, ID: req.ID, Sub: req.Sub, Seqs: req.seqs})
 	}
+}
+
+// notIn lists the seqs not in set (the ones not awaiting an ack).
+func notIn(seqs, set []uint64) []uint64 {
+	var out []uint64
+	for _, s := range seqs {
+		if !slices.Contains(set, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
