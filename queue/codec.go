@@ -51,10 +51,11 @@ func sizeHint(e Entry) int {
 // placeholder for its length, then moved down once the length is known.
 func (e *encoder) command(c Command) error {
 	c = deref(c)
-	if c == nil {
-		return errors.New("nil command")
+	op, err := opOf(c)
+	if err != nil {
+		return err
 	}
-	e.byte(byte(c.Op()))
+	e.byte(byte(op))
 	start := len(e.buf)
 	e.buf = append(e.buf, make([]byte, binary.MaxVarintLen64)...)
 	bodyStart := len(e.buf)
@@ -66,6 +67,18 @@ func (e *encoder) command(c Command) error {
 	copy(e.buf[start+n:], e.buf[bodyStart:])
 	e.buf = e.buf[:start+n+bodyLen]
 	return nil
+}
+
+// opOf returns the op of a command value defined by this package.
+func opOf(c Command) (Op, error) {
+	switch c.(type) {
+	case CreateQueue, UpdateQueue, DeleteQueue, PurgeQueue, Publish, Join, Leave,
+		Ack, Nack, Tick, Redrive, ResetNode, CreateGroup, DeleteGroup:
+		return c.Op(), nil
+	case nil:
+		return 0, errors.New("nil command")
+	}
+	return 0, fmt.Errorf("unknown command type %T", c)
 }
 
 func (e *encoder) body(c Command) error {
