@@ -56,8 +56,9 @@ type Gateway struct {
 	baseCtx context.Context
 	cancel  context.CancelFunc
 
-	nextConn atomic.Uint64
-	wg       sync.WaitGroup // one per live connection
+	nextConn      atomic.Uint64
+	tailFallbacks atomic.Int64   // live tails that overflowed and went back to replaying
+	wg            sync.WaitGroup // one per live connection
 
 	mu      sync.Mutex // guards conns and closing
 	conns   map[*conn]struct{}

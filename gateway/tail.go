@@ -168,6 +168,7 @@ func (t *tailSub) live(next uint64) (uint64, error) {
 			return next, gone
 		}
 		if overflow {
+			t.c.g.tailFallbacks.Add(1)
 			return next, nil
 		}
 	}
