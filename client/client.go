@@ -313,6 +313,12 @@ func (cl *Client) do(ctx context.Context, f *protocol.Frame, resend bool, onRepl
 	if err != nil {
 		return nil, err
 	}
+	return cl.wait(ctx, r, f.Type)
+}
+
+// wait waits for the reply to r; when ctx ends first, r is given up (a
+// late reply is dropped, and r is not re-sent).
+func (cl *Client) wait(ctx context.Context, r *request, what string) (*protocol.Frame, error) {
 	select {
 	case <-r.done:
 		return r.reply, r.err
@@ -320,7 +326,7 @@ func (cl *Client) do(ctx context.Context, f *protocol.Frame, resend bool, onRepl
 		cl.mu.Lock()
 		delete(cl.pending, r.id)
 		cl.mu.Unlock()
-		return nil, fmt.Errorf("%s: %w", f.Type, ctx.Err())
+		return nil, fmt.Errorf("%s: %w", what, ctx.Err())
 	}
 }
 

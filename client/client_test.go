@@ -113,13 +113,11 @@ func TestBatchAndAsyncPublish(t *testing.T) {
 	for i := range futures {
 		futures[i] = c.PublishAsync("b", client.Message{Data: json.RawMessage(fmt.Sprint(i))})
 	}
-	seen := map[uint64]bool{}
 	for i, f := range futures {
 		ack, err := f.Wait(ctx)
-		if err != nil || ack.Seq < 3 || seen[ack.Seq] {
-			t.Fatalf("async publish %d = %+v, %v", i, ack, err)
+		if err != nil || ack.Seq != uint64(3+i) {
+			t.Fatalf("async publish %d = %+v, %v; want seq %d (call order)", i, ack, err, 3+i)
 		}
-		seen[ack.Seq] = true
 	}
 }
 

@@ -52,7 +52,7 @@ func (cl *Client) Publish(ctx context.Context, queue string, m Message) (Publish
 	}
 	f := protocol.Frame{Type: protocol.TypePublish, Queue: queue}
 	fillFrame(&f, m)
-	reply, err := cl.retry(ctx, &f)
+	reply, err := cl.retry(ctx, &f, nil)
 	if err != nil {
 		return PublishAck{MsgID: m.ID}, fmt.Errorf("publish to %s: %w", queue, err)
 	}
@@ -70,7 +70,7 @@ func (cl *Client) PublishBatch(ctx context.Context, queue string, msgs []Message
 		}
 		f.Messages[i] = wireMessage(m)
 	}
-	reply, err := cl.retry(ctx, &f)
+	reply, err := cl.retry(ctx, &f, nil)
 	if err != nil {
 		return nil, fmt.Errorf("publish %d messages to %s: %w", len(msgs), queue, err)
 	}
@@ -88,10 +88,17 @@ func (cl *Client) PublishBatch(ctx context.Context, queue string, msgs []Message
 }
 
 // retry sends the publish frame f until it succeeds, fails for good or ctx
-// ends; between retryable errors it backs off like a reconnect.
-func (cl *Client) retry(ctx context.Context, f *protocol.Frame) (*protocol.Frame, error) {
+// ends; between retryable errors it backs off like a reconnect. first, when
+// not nil, is the request already sent for f (PublishAsync).
+func (cl *Client) retry(ctx context.Context, f *protocol.Frame, first *request) (*protocol.Frame, error) {
 	for attempt := 0; ; attempt++ {
-		reply, err := cl.do(ctx, f, true, nil)
+		var reply *protocol.Frame
+		var err error
+		if attempt == 0 && first != nil {
+			reply, err = cl.wait(ctx, first, f.Type)
+		} else {
+			reply, err = cl.do(ctx, f, true, nil)
+		}
 		if err == nil || !IsRetryable(err) {
 			return reply, err
 		}
@@ -142,39 +149,61 @@ func (p *PublishFuture) Wait(ctx context.Context) (PublishAck, error) {
 	}
 }
 
-// PublishAsync starts publishing m and returns at once with its future,
+// PublishAsync sends m to queue and returns at once with its future,
 // unless Options.PublishWindow publishes are already in flight: then it waits
-// for one of them to finish. Each has Options.PublishTimeout to succeed,
-// retries included; Close fails the unfinished ones with ErrClosed.
+// for one of them to finish. Messages published with PublishAsync from one
+// goroutine are sent, and stored, in call order (a retry after an error may
+// reorder). Each has Options.PublishTimeout to succeed, retries included;
+// Close fails the unfinished ones with ErrClosed.
 func (cl *Client) PublishAsync(queue string, m Message) *PublishFuture {
 	p := &PublishFuture{done: make(chan struct{})}
 	select {
 	case cl.window <- struct{}{}:
 	case <-cl.ctx.Done():
-		p.err = ErrClosed
-		close(p.done)
-		return p
+		return p.fail(ErrClosed)
 	}
 	if m.ID == "" {
 		m.ID = NewMessageID()
 	}
-	if !cl.addWorker() {
-		<-cl.window
-		p.err = ErrClosed
-		close(p.done)
-		return p
+	f := &protocol.Frame{Type: protocol.TypePublish, Queue: queue}
+	fillFrame(f, m)
+	r, err := cl.start(f, true, nil)
+	if err == nil && !cl.addWorker() {
+		err = ErrClosed
 	}
-	go func() {
-		defer cl.wg.Done()
-		defer func() { <-cl.window }()
-		ctx, cancel := context.WithTimeout(cl.ctx, cl.opts.PublishTimeout)
-		defer cancel()
-		p.ack, p.err = cl.Publish(ctx, queue, m)
-		if p.err != nil && cl.ctx.Err() != nil {
-			p.err = fmt.Errorf("publish to %s: %w", queue, ErrClosed)
-		}
-		close(p.done)
-	}()
+	if err != nil {
+		<-cl.window
+		return p.fail(fmt.Errorf("publish to %s: %w", queue, err))
+	}
+	go cl.finishAsync(p, f, r, m.ID)
+	return p
+}
+
+// finishAsync waits for the reply to r (retrying like Publish) and
+// completes p.
+func (cl *Client) finishAsync(p *PublishFuture, f *protocol.Frame, r *request, id string) {
+	defer cl.wg.Done()
+	defer func() { <-cl.window }()
+	ctx, cancel := context.WithTimeout(cl.ctx, cl.opts.PublishTimeout)
+	defer cancel()
+	reply, err := cl.retry(ctx, f, r)
+	switch {
+	case err != nil && cl.ctx.Err() != nil:
+		p.err = fmt.Errorf("publish to %s: %w", f.Queue, ErrClosed)
+	case err != nil:
+		p.err = fmt.Errorf("publish to %s: %w", f.Queue, err)
+	default:
+		p.ack = PublishAck{Seq: reply.Seq, MsgID: reply.MsgID, Duplicate: reply.Duplicate}
+	}
+	if p.err != nil {
+		p.ack = PublishAck{MsgID: id}
+	}
+	close(p.done)
+}
+
+func (p *PublishFuture) fail(err error) *PublishFuture {
+	p.err = err
+	close(p.done)
 	return p
 }
 

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runCLI runs the command line in-process with env as the whole
+// environment and returns stdout, stderr and the error.
+func runCLI(ctx context.Context, env map[string]string, stdin string, args ...string) (string, string, error) {
+	var out, errOut bytes.Buffer
+	a := &app{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut,
+		getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	err := a.run(ctx, args)
+	return out.String(), errOut.String(), err
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pub"}, "takes QUEUE and optionally DATA"},
+		{[]string{"pub", "q", "a", "b"}, "takes QUEUE"},
+		{[]string{"pub", "q", "x", "--header", "novalue"}, "want key=value"},
+		{[]string{"pub", "q", "-", "--id", "x"}, "cannot be used with -"},
+		{[]string{"sub"}, "needs a QUEUE"},
+		{[]string{"sub", "q", "--from", "yesterday"}, "RFC 3339"},
+		{[]string{"sub", "q", "--from", "0"}, "starts at 1"},
+		{[]string{"sub", "q", "--count", "-1"}, "must not be negative"},
+		{[]string{"queue", "create"}, "needs a QUEUE"},
+		{[]string{"queue", "create", "q", "--discard", "maybe"}, "want old or new"},
+		{[]string{"queue", "create", "q", "--retention", "forever"}, "want limits or workqueue"},
+		{[]string{"queue", "create", "q", "--max-bytes", "lots"}, "is not a size"},
+		{[]string{"queue", "info"}, "needs a QUEUE"},
+		{[]string{"dlq", "redrive"}, "needs a QUEUE"},
+		{[]string{"dlq", "redrive", "q", "x"}, "not a dead-letter number"},
+		{[]string{"serve", "--log-level", "loud"}, "--log-level"},
+		{[]string{"serve", "extra"}, "no arguments"},
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"pub", "q", "--nope"}, "unknown flag: --nope"},
+	}
+	for _, tt := range tests {
+		_, _, err := runCLI(context.Background(), nil, "", tt.args...)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "--help' for usage") {
+			t.Errorf("carrier %s: error %v, want a usage error containing %q", strings.Join(tt.args, " "), err, tt.want)
+		}
+	}
+}
+
+func TestHelpEverywhere(t *testing.T) {
+	for _, args := range [][]string{{}, {"serve"}, {"pub"}, {"sub"}, {"queue"}, {"queue", "create"},
+		{"queue", "ls"}, {"queue", "info"}, {"queue", "purge"}, {"queue", "rm"}, {"dlq"}, {"dlq", "ls"}, {"dlq", "redrive"}} {
+		out, _, err := runCLI(context.Background(), nil, "", append(args, "--help")...)
+		if err != nil || !strings.Contains(out, "Usage:") || !strings.Contains(out, "Examples:") {
+			t.Errorf("carrier %s --help: err %v, output:\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+func TestEnvironmentSetsServer(t *testing.T) {
+	env := map[string]string{"CARRIER_SERVER": "http://127.0.0.1:1"}
+	_, _, err := runCLI(context.Background(), env, "", "queue", "ls", "--timeout", "2s")
+	if err == nil || !strings.Contains(err.Error(), "cannot reach a Carrier server at http://127.0.0.1:1") {
+		t.Errorf("queue ls with CARRIER_SERVER: %v", err)
+	}
+	_, _, err = runCLI(context.Background(), env, "", "queue", "ls", "--server", "127.0.0.1:2", "--timeout", "2s")
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:2") {
+		t.Errorf("--server should win over CARRIER_SERVER: %v", err)
+	}
+	_, _, err = runCLI(context.Background(), map[string]string{"CARRIER_AUTO_CREATE": "perhaps"}, "", "serve")
+	if err == nil || !strings.Contains(err.Error(), "$CARRIER_AUTO_CREATE") {
+		t.Errorf("bad CARRIER_AUTO_CREATE: %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+	}{
+		{"", 0}, {"1048576", 1 << 20}, {"512MiB", 512 << 20}, {"512mib", 512 << 20}, {"2GB", 2e9},
+		{"1.5KiB", 1536}, {"64K", 64 << 10}, {"10B", 10}, {"3 MB", 3e6},
+	}
+	for _, tt := range tests {
+		got, err := parseSize(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"lots", "-1", "MiB", "1XB"} {
+		if got, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", bad, got)
+		}
+	}
+}
+
+func TestParseData(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"id":1}`, `{"id":1}`}, {`42`, `42`}, {`true`, `true`}, {`"quoted"`, `"quoted"`},
+		{`hello`, `"hello"`}, {`{broken`, `"{broken"`}, {` [1, 2] `, `[1, 2]`}, {``, `""`},
+	}
+	for _, tt := range tests {
+		if got := string(parseData(tt.in)); got != tt.want {
+			t.Errorf("parseData(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestResolveNodeID(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	id, err := resolveNodeID(dir, "alpha")
+	if err != nil || id != "alpha" {
+		t.Fatalf("first start = %q, %v", id, err)
+	}
+	if id, err := resolveNodeID(dir, ""); err != nil || id != "alpha" {
+		t.Errorf("restart without flag = %q, %v; want the stored alpha", id, err)
+	}
+	if _, err := resolveNodeID(dir, "beta"); err == nil || !strings.Contains(err.Error(), `belongs to node "alpha"`) {
+		t.Errorf("restart with another id: %v", err)
+	}
+	other := filepath.Join(t.TempDir(), "d2")
+	id, err = resolveNodeID(other, "")
+	stored, _ := os.ReadFile(filepath.Join(other, nodeIDFile))
+	if err != nil || id == "" || badIDChars.MatchString(id) || strings.TrimSpace(string(stored)) != id {
+		t.Errorf("hostname id = %q (stored %q), %v", id, stored, err)
+	}
+}
+
+func TestServePublishSubscribeInProcess(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	listen, raft := freeAddr(t), freeAddr(t)
+	ctx, stop := context.WithCancel(context.Background())
+	var out, errOut lockedBuffer
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) (string, bool) { return "", false }}
+	served := make(chan error, 1)
+	go func() {
+		served <- a.run(ctx, []string{"serve", "--data", data, "--listen", listen, "--raft-bind", raft, "--node-id", "n1"})
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-served
+	})
+	err := pollUntil(30*time.Second, func() bool { return strings.Contains(out.String(), "Carrier is ready at http://"+listen) })
+	if err != nil {
+		t.Fatalf("serve did not announce itself: %v\nstdout: %s\nstderr: %s", err, out.String(), errOut.String())
+	}
+	env := map[string]string{"CARRIER_SERVER": listen}
+	if o, e, err := runCLI(ctx, env, "1\n\n{\"a\":2}\nthree\n", "pub", "nums", "-", "--json"); err != nil ||
+		strings.Count(o, `"duplicate":false`) != 3 {
+		t.Fatalf("pub - : %v\n%s%s", err, o, e)
+	}
+	o, e, err := runCLI(ctx, env, "", "sub", "nums", "--from", "first", "--count", "3", "--json")
+	if err != nil {
+		t.Fatalf("sub: %v\n%s", err, e)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(o), "\n") {
+		var d struct {
+			Seq  uint64          `json:"seq"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("sub --json line %q: %v", line, err)
+		}
+		got = append(got, string(d.Data))
+	}
+	if strings.Join(got, " ") != `1 {"a":2} "three"` {
+		t.Errorf("sub --json data = %v", got)
+	}
+	stop()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("serve after cancel (SIGINT) returned %v, want nil", err)
+		}
+		served <- nil
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of cancel")
+	}
+}
