@@ -43,13 +43,14 @@ type Backend interface {
 // Gateway serves the HTTP API and the WebSocket endpoint of one node. It is
 // an http.Handler; all methods are safe for concurrent use.
 type Gateway struct {
-	b         Backend
-	cfg       Config
-	log       *slog.Logger
-	hub       *hub
-	mux       http.Handler
-	upgrader  websocket.Upgrader
-	unobserve func()
+	b             Backend
+	cfg           Config
+	log           *slog.Logger
+	hub           *hub
+	mux           http.Handler
+	upgrader      websocket.Upgrader
+	unobserve     func()
+	unobserveOnce sync.Once
 
 	// baseCtx bounds every goroutine of the gateway; cancelled when
 	// Shutdown gives up waiting.
@@ -117,7 +118,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	err := g.wait(ctx)
-	g.unobserve()
+	g.unobserveOnce.Do(g.unobserve)
 	return err
 }
 
