@@ -172,3 +172,24 @@ func TestPublishSameIDTwiceIsOneCopy(t *testing.T) {
 		t.Errorf("queue = %+v, %v; want 1 message", info, err)
 	}
 }
+
+// TestNewTailKeepsItsPlaceAcrossReconnect: a tail from "new" that has not
+// received anything yet must still get what was published while it was
+// disconnected (it resumes from the seq the server said it started at).
+func TestNewTailKeepsItsPlaceAcrossReconnect(t *testing.T) {
+	ts := newTestServer(t)
+	c := dial(t, ts)
+	ctx := testContext(t)
+	publish(t, ctx, c, "live", 1)
+	sub, err := c.Subscribe(ctx, "live", client.SubOptions{From: client.FromNew})
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	ts.stopHTTP()
+	waitConnected(t, c, false)
+	seq := publishDirect(t, ts, "live", "2")
+	ts.startHTTP()
+	if d := next(t, ctx, sub); d.Seq != seq {
+		t.Errorf("after reconnect got seq %d, want %d (published while away)", d.Seq, seq)
+	}
+}
