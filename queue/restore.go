@@ -30,7 +30,11 @@ func (s *State) Restore(r io.Reader) error {
 type snapReader struct {
 	d        decoder
 	newStore func() Store
+	now      int64 // the snapshot's last time: no recorded time may be later
 }
+
+// maxSeq bounds restored seqs far below overflow.
+const maxSeq = 1 << 62
 
 func readSnapshot(r io.Reader, newStore func() Store) (*State, error) {
 	sr := &snapReader{d: decoder{r: r, sum: crc32.New(castagnoli)}, newStore: newStore}
@@ -72,6 +76,7 @@ func (sr *snapReader) state() (*State, error) {
 	s := New(sr.newStore)
 	s.applied = d.uvarint()
 	s.lastTime = d.varint()
+	sr.now = s.lastTime
 	n, _ := d.count()
 	for i := 0; i < n && d.err == nil; i++ {
 		q, err := sr.queue(s)
@@ -96,6 +101,9 @@ func (sr *snapReader) queue(s *State) (*queue, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, fmt.Errorf("%w: %w", errInvalid, err)
 	}
+	if created > sr.now || lastSeq > maxSeq {
+		return nil, fmt.Errorf("%w: queue %q: created %d or last seq %d out of range", errInvalid, name, created, lastSeq)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: queue %q: %w", errInvalid, name, err)
 	}
@@ -116,7 +124,7 @@ func (sr *snapReader) messages(q *queue) error {
 	prevTime := int64(0)
 	for i := 0; i < n && d.err == nil; i++ {
 		m := d.message()
-		if err := checkMessage(q, m, prevTime); err != nil || d.err != nil {
+		if err := sr.checkMessage(q, m, prevTime); err != nil || d.err != nil {
 			return errors.Join(d.err, err)
 		}
 		if err := q.store.Append(m); err != nil {
@@ -130,8 +138,10 @@ func (sr *snapReader) messages(q *queue) error {
 	return d.err
 }
 
-func checkMessage(q *queue, m *Message, prevTime int64) error {
+func (sr *snapReader) checkMessage(q *queue, m *Message, prevTime int64) error {
 	switch {
+	case m.Time > sr.now:
+		return fmt.Errorf("%w: message %d time after the snapshot's", errInvalid, m.Seq)
 	case m.Seq == 0 || m.Seq > q.lastSeq:
 		return fmt.Errorf("%w: message seq %d outside 1..%d", errInvalid, m.Seq, q.lastSeq)
 	case q.store.Len() > 0 && m.Seq != q.store.LastSeq()+1:
@@ -150,7 +160,7 @@ func (sr *snapReader) dedupRecords(q *queue) error {
 	}
 	for i := 0; i < n && d.err == nil; i++ {
 		r := dedupRecord{id: d.string(), seq: d.uvarint(), time: d.varint()}
-		if err := checkDedup(q, r); err != nil || d.err != nil {
+		if err := sr.checkDedup(q, r); err != nil || d.err != nil {
 			return errors.Join(d.err, err)
 		}
 		q.dedup.ids[r.id] = r
@@ -159,7 +169,10 @@ func (sr *snapReader) dedupRecords(q *queue) error {
 	return d.err
 }
 
-func checkDedup(q *queue, r dedupRecord) error {
+func (sr *snapReader) checkDedup(q *queue, r dedupRecord) error {
+	if r.time > sr.now {
+		return fmt.Errorf("%w: dedup time after the snapshot's", errInvalid)
+	}
 	if _, dup := q.dedup.ids[r.id]; dup || r.id == "" {
 		return fmt.Errorf("%w: dedup id %q repeated or empty", errInvalid, r.id)
 	}
@@ -182,7 +195,7 @@ func (sr *snapReader) deadLetters(q *queue) error {
 	for i := 0; i < n && d.err == nil; i++ {
 		dl := &DeadLetter{DLSeq: d.uvarint(), Group: d.string(), Message: d.message(),
 			Deliveries: sr.history(), Time: d.varint()}
-		if err := checkDeadLetter(q, dl); err != nil || d.err != nil {
+		if err := sr.checkDeadLetter(q, dl); err != nil || d.err != nil {
 			return errors.Join(d.err, err)
 		}
 		q.dead.list = append(q.dead.list, dl)
@@ -190,7 +203,7 @@ func (sr *snapReader) deadLetters(q *queue) error {
 	return d.err
 }
 
-func checkDeadLetter(q *queue, dl *DeadLetter) error {
+func (sr *snapReader) checkDeadLetter(q *queue, dl *DeadLetter) error {
 	prev := uint64(0)
 	if n := len(q.dead.list); n > 0 {
 		prev = q.dead.list[n-1].DLSeq
@@ -200,6 +213,8 @@ func checkDeadLetter(q *queue, dl *DeadLetter) error {
 		return fmt.Errorf("%w: dead letter %d out of order (next %d)", errInvalid, dl.DLSeq, q.dead.next)
 	case ValidateName(dl.Group) != nil:
 		return fmt.Errorf("%w: dead letter %d: bad group %q", errInvalid, dl.DLSeq, dl.Group)
+	case dl.Time > sr.now || dl.Message.Time > sr.now:
+		return fmt.Errorf("%w: dead letter %d: time after the snapshot's", errInvalid, dl.DLSeq)
 	case dl.Message.Seq == 0 || dl.Message.Seq > q.lastSeq:
 		return fmt.Errorf("%w: dead letter %d: message seq %d", errInvalid, dl.DLSeq, dl.Message.Seq)
 	}
@@ -219,7 +234,11 @@ func (sr *snapReader) history() []DeliveryRecord {
 	}
 	h := make([]DeliveryRecord, 0, hint)
 	for i := 0; i < n && d.err == nil; i++ {
-		h = append(h, DeliveryRecord{Attempt: d.int(), Member: d.string(), Time: d.varint(), Outcome: d.string()})
+		r := DeliveryRecord{Attempt: d.int(), Member: d.string(), Time: d.varint(), Outcome: d.string()}
+		if r.Time > sr.now {
+			d.fail("delivery time after the snapshot's")
+		}
+		h = append(h, r)
 	}
 	return h
 }
@@ -314,6 +333,9 @@ func (sr *snapReader) entry(q *queue, g *group, seq uint64) error {
 	history := sr.history()
 	if d.err != nil {
 		return d.err
+	}
+	if msg != nil && (msg.Time > sr.now || seq > q.lastSeq) {
+		return fmt.Errorf("%w: carried message out of range", errInvalid)
 	}
 	if err := checkEntry(q, g, seq, msg, state, attempts, len(history)); err != nil {
 		return err

@@ -173,7 +173,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add(snapshotBody(f, New(nil)))
 	f.Add(snapshotBody(f, invariantFixture(&testing.T{})))
 	f.Add(snapshotBody(f, randomState(f, 5, 60)))
-	base := randomState(f, 8, 30)
+	base := randomState(f, 8, 10)
 	baseBytes := snapshotBytes(f, base)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		// The checksum is appended so the fuzzer reaches the decoder.
