@@ -34,7 +34,8 @@ const (
 // used by a type are omitted. Id pairs a request with its reply: every
 // request that carries an id gets exactly one reply (its success type or
 // "error") with the same id; a request without an id is answered only when
-// it fails.
+// it fails, except subscribe and ping, which are always answered (the
+// "subscribed" frame carries the server-chosen subscription id, Sub).
 type Frame struct {
 	Type string `json:"type"`
 	ID   string `json:"id,omitempty"`
