@@ -240,6 +240,9 @@ func (c *conn) readFrame(r io.Reader) (tooLarge bool, err error) {
 func (c *conn) frameTooLarge() {
 	f := errorFrame("", "", errf(protocol.CodeFrameTooLarge, "frames are limited to %d bytes", c.g.cfg.MaxFrameBytes))
 	c.out.close(false, f, websocket.CloseMessageTooBig, "frame too large")
+	// While draining, gorilla's own limit ends the drain at the next frame
+	// that is too large; the rest of the current one is bounded by the deadline.
+	c.ws.SetReadLimit(c.g.cfg.MaxFrameBytes)
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.g.cfg.CloseGrace))
 	for {
 		if _, _, err := c.ws.NextReader(); err != nil {
