@@ -114,9 +114,10 @@ func (q *queue) publish(t *tx, msgs []*Message) []PublishAck {
 	acks := make([]PublishAck, len(msgs))
 	var appended []*Message
 	for i, m := range msgs {
-		acks[i] = q.publishOne(t, m)
-		if acks[i].Err == nil && !acks[i].Duplicate {
-			appended = append(appended, must(q.store.Get(acks[i].Seq)))
+		var stored *Message
+		acks[i], stored = q.publishOne(t, m)
+		if stored != nil {
+			appended = append(appended, stored)
 		}
 	}
 	q.afterDrop()
@@ -126,25 +127,19 @@ func (q *queue) publish(t *tx, msgs []*Message) []PublishAck {
 	return acks
 }
 
-func (q *queue) publishOne(t *tx, in *Message) PublishAck {
+// publishOne stores one message (a copy of in, stamped with seq and time)
+// and returns its ack and the stored message, nil when it was not stored.
+func (q *queue) publishOne(t *tx, in *Message) (PublishAck, *Message) {
 	if in == nil {
-		return PublishAck{Err: Errorf(CodeBadCommand, "nil message")}
+		return PublishAck{Err: Errorf(CodeBadCommand, "nil message")}, nil
 	}
 	ack := PublishAck{ID: in.ID}
-	if in.ID != "" {
-		if r, ok := q.dedup.lookup(in.ID, t.now, q.config.DedupWindow); ok {
-			ack.Seq, ack.Duplicate = r.seq, true
-			return ack
-		}
+	if r, ok := q.dedup.lookup(in.ID, t.now, q.config.DedupWindow); ok && in.ID != "" {
+		ack.Seq, ack.Duplicate = r.seq, true
+		return ack, nil
 	}
-	size := in.Size()
-	if size > q.config.MaxMessageSize {
-		ack.Err = Errorf(CodeMessageTooBig, "message of %d bytes exceeds maxMessageSize %d", size, q.config.MaxMessageSize)
-		return ack
-	}
-	if err := q.makeRoom(size); err != nil {
-		ack.Err = err
-		return ack
+	if ack.Err = q.admit(in.Size()); ack.Err != nil {
+		return ack, nil
 	}
 	m := *in
 	m.Seq, m.Time = q.lastSeq+1, t.now
@@ -154,7 +149,16 @@ func (q *queue) publishOne(t *tx, in *Message) PublishAck {
 		q.dedup.add(m.ID, m.Seq, t.now)
 	}
 	ack.Seq = m.Seq
-	return ack
+	return ack, &m
+}
+
+// admit checks a message of size bytes against the size limit and makes
+// room for it; the error is a per-message rejection.
+func (q *queue) admit(size int64) error {
+	if size > q.config.MaxMessageSize {
+		return Errorf(CodeMessageTooBig, "message of %d bytes exceeds maxMessageSize %d", size, q.config.MaxMessageSize)
+	}
+	return q.makeRoom(size)
 }
 
 // makeRoom makes the store able to take one more message of size bytes:
