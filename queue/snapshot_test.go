@@ -3,8 +3,8 @@ package queue
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"testing"
