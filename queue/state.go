@@ -1,3 +1,8 @@
+// Package queue is Carrier's replicated state machine: every queue of one
+// Raft group, its messages, de-duplication ids, consumer groups, dead
+// letters and timers. It is pure and deterministic (see State and
+// DESIGN.md); cluster/ feeds it committed log entries, and the gateway acts
+// on the events Apply returns.
 package queue
 
 // State is the pure, deterministic state machine of every queue in one Raft
@@ -7,7 +12,8 @@ package queue
 // State is not safe for concurrent use: the owner (cluster.Node) serialises
 // Apply and Restore against readers with a RWMutex. Reader methods (Queues,
 // Queue, Group, Members, Unacked, Read, StartSeq, DeadLetters, AppliedIndex,
-// NextDeadline) never mutate and may run concurrently with each other.
+// LastTime, NextDeadline, Snapshot) never mutate and may run concurrently
+// with each other.
 type State struct {
 	newStore func() Store
 	queues   map[string]*queue
