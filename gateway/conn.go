@@ -120,6 +120,7 @@ func (c *conn) teardown() {
 	c.stopping = true
 	c.spawnMu.Unlock()
 	c.wg.Wait()
+	c.fc.limit(time.Now().Add(c.g.cfg.CloseGrace)) // a write blocked on a gone client ends soon
 	close(c.stopWriter)
 	<-c.writerDone
 	_ = c.ws.Close() // may be closed already

@@ -104,14 +104,8 @@ func (o *outbound) pushWait(ctx context.Context, it outItem) error {
 	}
 }
 
-// hasRoom reports whether half the budget is free (tails page while it is).
-func (o *outbound) hasRoom() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.used <= o.limit/2
-}
-
-// waitRoom waits until hasRoom or ctx ends.
+// waitRoom waits until at most half the budget is used (tails page while
+// it is), the queue closes, or ctx ends.
 func (o *outbound) waitRoom(ctx context.Context) error {
 	for {
 		o.mu.Lock()
@@ -157,6 +151,9 @@ func (o *outbound) close(drop bool, f *protocol.Frame, code int, text string) bo
 	}
 	o.closed = true
 	if drop {
+		for _, it := range o.items {
+			o.used -= it.size
+		}
 		o.items = nil
 	}
 	if f != nil {
