@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
-	wal "github.com/hashicorp/raft-wal"
 
 	"github.com/carriermq/carrier/queue"
 )
@@ -32,7 +31,7 @@ type group struct {
 	log     *slog.Logger
 
 	logs      *countingLogStore
-	wal       *wal.WAL
+	wal       *walStore
 	snaps     *raft.FileSnapshotStore
 	transport *raft.NetworkTransport
 	fsm       *fsm

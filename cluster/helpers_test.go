@@ -71,7 +71,8 @@ func testConfig(t *testing.T, dir string) Config {
 }
 
 // startNode starts a node, closes it when the test ends, and waits until it
-// is the ready leader.
+// is the ready leader and has applied its ResetNode (so that the test's own
+// proposals are the only ones left).
 func startNode(t *testing.T, cfg Config) *Node {
 	t.Helper()
 	n, err := New(cfg)
@@ -82,6 +83,9 @@ func startNode(t *testing.T, cfg Config) *Node {
 	waitFor(t, "leader and ready", func() error {
 		if st := n.Status(); st.State != "Leader" {
 			return errors.New("state " + st.State)
+		}
+		if !n.group.resetDone.Load() {
+			return errors.New("ResetNode of this session not applied yet")
 		}
 		return n.Ready()
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 )
 
 // The log store is hashicorp/raft-wal, chosen over raft-boltdb by measurement
@@ -18,17 +19,38 @@ import (
 // update too. There is no option that turns either off, so an entry raft
 // reports as stored is on disk.
 
+// walStore is raft-wal's WAL plus its metadata database, which WAL.Close
+// leaves open (raft-wal v0.4.0): without closing it, the bbolt file lock
+// stays held and the same directory cannot be opened again in this process.
+type walStore struct {
+	*wal.WAL
+	meta *metadb.BoltMetaDB
+}
+
 // openLogStore opens (or creates) the write-ahead log in dir. The returned
-// WAL is both raft's LogStore and its StableStore.
-func openLogStore(dir string, logger hclog.Logger) (*wal.WAL, error) {
+// store is both raft's LogStore and its StableStore.
+func openLogStore(dir string, logger hclog.Logger) (*walStore, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
-	w, err := wal.Open(dir, wal.WithLogger(logger))
+	meta := &metadb.BoltMetaDB{}
+	w, err := wal.Open(dir, wal.WithLogger(logger), wal.WithMetaStore(meta))
 	if err != nil {
+		_ = meta.Close() // may have been opened before the failure
 		return nil, fmt.Errorf("open raft-wal in %s: %w", dir, err)
 	}
-	return w, nil
+	return &walStore{WAL: w, meta: meta}, nil
+}
+
+// Close closes the log, then its metadata database. Callers stop raft first.
+func (s *walStore) Close() error {
+	if err := s.WAL.Close(); err != nil {
+		return fmt.Errorf("close wal: %w", err)
+	}
+	if err := s.meta.Close(); err != nil {
+		return fmt.Errorf("close wal metadata: %w", err)
+	}
+	return nil
 }
 
 // countingLogStore counts successful appends to the log store. raft calls
