@@ -47,7 +47,7 @@ func DefaultConfig() Config {
 		TrailingLogs:       1024,
 		MaxBatchCommands:   1024,
 		MaxBatchBytes:      1 << 20,
-		MaxInflightEntries: 16,
+		MaxInflightEntries: 4,
 		MaxAppendEntries:   32,
 		RaftLogLevel:       slog.LevelWarn,
 	}

@@ -17,7 +17,7 @@ import (
 const waitTimeout = 20 * time.Second
 
 // waitFor polls cond until it returns nil or waitTimeout passes.
-func waitFor(t *testing.T, what string, cond func() error) {
+func waitFor(t testing.TB, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
@@ -52,7 +52,7 @@ func (b *lockedBuffer) String() string {
 
 // testConfig is a single-node config on a kernel-chosen loopback port whose
 // logs are shown only when the test fails.
-func testConfig(t *testing.T, dir string) Config {
+func testConfig(t testing.TB, dir string) Config {
 	t.Helper()
 	logs := &lockedBuffer{}
 	t.Cleanup(func() {
@@ -73,7 +73,7 @@ func testConfig(t *testing.T, dir string) Config {
 // startNode starts a node, closes it when the test ends, and waits until it
 // is the ready leader and has applied its ResetNode (so that the test's own
 // proposals are the only ones left).
-func startNode(t *testing.T, cfg Config) *Node {
+func startNode(t testing.TB, cfg Config) *Node {
 	t.Helper()
 	n, err := New(cfg)
 	if err != nil {
@@ -92,7 +92,7 @@ func startNode(t *testing.T, cfg Config) *Node {
 	return n
 }
 
-func closeNode(t *testing.T, n *Node) {
+func closeNode(t testing.TB, n *Node) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
@@ -102,7 +102,7 @@ func closeNode(t *testing.T, n *Node) {
 }
 
 // mustPropose proposes cmd and fails the test on any error, the state's included.
-func mustPropose(t *testing.T, n *Node, cmd queue.Command) queue.Result {
+func mustPropose(t testing.TB, n *Node, cmd queue.Command) queue.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -304,4 +305,20 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if _, err := New(cfg); err == nil {
 		t.Fatal("New with no node id, dir or address succeeded")
 	}
+}
+
+// TestCloseStopsEveryGoroutine checks that a node leaves no goroutine
+// behind: raft's, the transport's, the batcher's and the leader's all end.
+func TestCloseStopsEveryGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	n := startNode(t, testConfig(t, t.TempDir()))
+	mustPropose(t, n, queue.CreateQueue{Name: "q"})
+	publishOne(t, n, "q", "a")
+	closeNode(t, n)
+	waitFor(t, "goroutines of the node to end", func() error {
+		if got := runtime.NumGoroutine(); got > before {
+			return fmt.Errorf("%d goroutines, %d before the node started", got, before)
+		}
+		return nil
+	})
 }
