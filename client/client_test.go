@@ -182,3 +182,29 @@ func TestCloseEndsSubscriptionsAndRequests(t *testing.T) {
 		t.Errorf("PublishAsync after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestSubscribeGivenUpIsDroppedOnServer: a subscribe whose context ends
+// before the confirmation must not leave a member behind on the server.
+func TestSubscribeGivenUpIsDroppedOnServer(t *testing.T) {
+	ts := newTestServer(t)
+	c := dial(t, ts)
+	ctx := testContext(t)
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Subscribe(gone, "q", client.SubOptions{Group: "g"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("subscribe with a cancelled context: %v", err)
+	}
+	admin := newAdmin(t, ts)
+	err := poll(10*time.Second, func() error {
+		// The subscribe was written before Subscribe returned, so the
+		// group appears; its member must then leave.
+		g, err := admin.Group(ctx, "q", "g")
+		if err == nil && g.Members != 0 {
+			err = fmt.Errorf("group has %d members", g.Members)
+		}
+		return err
+	})
+	if err != nil {
+		t.Errorf("abandoned subscribe: %v", err)
+	}
+}

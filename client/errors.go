@@ -43,8 +43,10 @@ func CodeOf(err error) string {
 }
 
 // retryableCodes are the codes after which the same request may be sent
-// again, to the same node later or to another one. A publish retried with the
-// same message id never creates a second copy.
+// again at once, to the same node after a backoff or to another one; Publish
+// does so by itself. A publish retried with the same message id never
+// creates a second copy. queue_full is left out on purpose: it is
+// backpressure (discard "new"), returned to the caller at once.
 var retryableCodes = map[string]bool{
 	protocol.CodeNotLeader:      true,
 	protocol.CodeUnavailable:    true,

@@ -101,7 +101,9 @@ func (cl *Client) Subscribe(ctx context.Context, queue string, o SubOptions) (*S
 	case <-s.done:
 		return nil, fmt.Errorf("subscribe %s: %w", queue, s.Err())
 	case <-ctx.Done():
-		_ = s.Unsubscribe(context.Background())
+		uctx, cancel := context.WithTimeout(context.Background(), cl.opts.WriteTimeout)
+		defer cancel()
+		_ = s.Unsubscribe(uctx)
 		return nil, fmt.Errorf("subscribe %s: %w", queue, ctx.Err())
 	}
 }
@@ -161,6 +163,9 @@ func (s *Subscription) resumePosition(f *protocol.Frame) {
 func (s *Subscription) onSubscribed(c *conn, f *protocol.Frame) {
 	cl := s.cl
 	if _, live := cl.subs[s]; !live {
+		if f.Type == protocol.TypeSubscribed {
+			s.dropOrphan(c, f.Sub) // unsubscribed while the subscribe was in flight
+		}
 		return
 	}
 	if f.Type == protocol.TypeError {
@@ -175,6 +180,16 @@ func (s *Subscription) onSubscribed(c *conn, f *protocol.Frame) {
 	if !s.isReady {
 		s.isReady = true
 		close(s.ready)
+	}
+}
+
+// dropOrphan tells the server to end subscription sub, which the client
+// gave up before the server confirmed it. No id: only a failure is answered,
+// and the client has nothing to do about one. Client.mu held.
+func (s *Subscription) dropOrphan(c *conn, sub string) {
+	b, _ := json.Marshal(protocol.Frame{Type: protocol.TypeUnsubscribe, Sub: sub})
+	if err := c.write(b); err != nil {
+		c.abort()
 	}
 }
 
