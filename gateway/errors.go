@@ -37,12 +37,15 @@ func toWire(err error) *wireError {
 		return &wireError{Code: string(qe.Code), Message: qe.Message}
 	}
 	switch {
+	// Checked first: a write already handed to Raft when the node loses
+	// leadership or shuts down carries ErrUnknownOutcome alongside the cause,
+	// and the client must learn that it may have been applied.
+	case errors.Is(err, cluster.ErrUnknownOutcome):
+		return &wireError{Code: protocol.CodeUnknownOutcome, Message: err.Error()}
 	case errors.Is(err, cluster.ErrNotLeader):
 		return &wireError{Code: protocol.CodeNotLeader, Message: err.Error()}
 	case errors.Is(err, cluster.ErrUnavailable), errors.Is(err, cluster.ErrClosed):
 		return &wireError{Code: protocol.CodeUnavailable, Message: err.Error()}
-	case errors.Is(err, cluster.ErrUnknownOutcome):
-		return &wireError{Code: protocol.CodeUnknownOutcome, Message: err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &wireError{Code: protocol.CodeTimeout, Message: "the request deadline passed; the outcome is unknown"}
 	case errors.Is(err, context.Canceled):
