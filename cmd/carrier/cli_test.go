@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/carriermq/carrier/protocol"
 )
 
 // runCLI runs the command line in-process with env as the whole
@@ -176,6 +178,8 @@ func TestServePublishSubscribeInProcess(t *testing.T) {
 	if strings.Join(got, " ") != `1 {"a":2} "three"` {
 		t.Errorf("sub --json data = %v", got)
 	}
+	checkCreateFlags(t, ctx, env)
+	checkHeadersAndDelay(t, ctx, env)
 	stop()
 	select {
 	case err := <-served:
@@ -185,5 +189,76 @@ func TestServePublishSubscribeInProcess(t *testing.T) {
 		served <- nil
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within 30s of cancel")
+	}
+}
+
+// checkCreateFlags creates a queue with every create flag and reads the
+// settings back.
+func checkCreateFlags(t *testing.T, ctx context.Context, env map[string]string) {
+	t.Helper()
+	_, e, err := runCLI(ctx, env, "", "queue", "create", "cfg", "--retention", "workqueue", "--max-messages", "500",
+		"--max-bytes", "2MiB", "--max-age", "90m", "--max-message-size", "64KiB", "--discard", "new",
+		"--dedup-window", "5m", "--max-dead-letters", "50", "--ack-wait", "45s", "--max-deliver", "7",
+		"--max-in-flight", "3", "--start", "first")
+	if err != nil {
+		t.Fatalf("queue create: %v\n%s", err, e)
+	}
+	o, e, err := runCLI(ctx, env, "", "queue", "info", "cfg", "--json")
+	if err != nil {
+		t.Fatalf("queue info: %v\n%s", err, e)
+	}
+	var q protocol.QueueInfo
+	if err := json.Unmarshal([]byte(o), &q); err != nil {
+		t.Fatalf("queue info --json: %v", err)
+	}
+	c := q.Config
+	want := protocol.QueueConfig{Retention: "workqueue", MaxMessages: 500, MaxBytes: 2 << 20, MaxAge: "1h30m0s",
+		MaxMessageSize: 64 << 10, Discard: "new", DedupWindow: "5m0s", MaxDeadLetters: 50,
+		Group: protocol.GroupConfig{AckWait: "45s", MaxDeliver: 7, MaxInFlight: 3, Start: &protocol.Position{Kind: "first"}}}
+	if c.Group.Start == nil || *c.Group.Start != *want.Group.Start {
+		t.Errorf("group start = %+v, want first", c.Group.Start)
+	}
+	c.Group.Start, want.Group.Start = nil, nil
+	if c != want {
+		t.Errorf("created config:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+// checkHeadersAndDelay publishes with headers and a delay: the headers
+// reach a tail, and the group holds the message as scheduled.
+func checkHeadersAndDelay(t *testing.T, ctx context.Context, env map[string]string) {
+	t.Helper()
+	_, e, err := runCLI(ctx, env, "", "pub", "later", `{"x":1}`, "-e", "remind", "-H", "traceparent=00-ab-cd-01", "-H", "k=v", "--delay", "1h")
+	if err != nil {
+		t.Fatalf("pub --delay: %v\n%s", err, e)
+	}
+	o, _, err := runCLI(ctx, env, "", "sub", "later", "--from", "first", "--count", "1", "--json")
+	var d struct {
+		Event   string            `json:"event"`
+		Headers map[string]string `json:"headers"`
+	}
+	if err != nil || json.Unmarshal([]byte(o), &d) != nil || d.Event != "remind" || d.Headers["traceparent"] != "00-ab-cd-01" || d.Headers["k"] != "v" {
+		t.Errorf("tail of a message with headers: %v, %q", err, o)
+	}
+	// A member of a new group from the first message: the message is
+	// scheduled, not delivered. Ctrl-C (cancel) then ends sub cleanly.
+	subCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := runCLI(subCtx, env, "", "sub", "later", "--group", "g", "--from", "first")
+		done <- err
+	}()
+	var q protocol.QueueInfo
+	err = pollUntil(20*time.Second, func() bool {
+		o, _, err := runCLI(ctx, env, "", "queue", "info", "later", "--json")
+		return err == nil && json.Unmarshal([]byte(o), &q) == nil && len(q.Groups) == 1 &&
+			q.Groups[0].Members == 1 && q.Groups[0].Scheduled == 1
+	})
+	cancel()
+	if err != nil {
+		t.Errorf("group of a delayed message: %+v", q)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("sub stopped by cancel returned %v, want nil", err)
 	}
 }

@@ -39,7 +39,9 @@ another member when you disconnect). Stop the command, publish more, start it
 again: you get what the group missed.
 
 Without --group it is a tail: a live stream from --from (new, first, a seq or
-an RFC 3339 time), nothing to ack, nothing remembered.
+an RFC 3339 time), nothing to ack, nothing remembered. With --group, --from
+only matters when the group does not exist yet: it is where the group starts
+(default: the queue's group start setting).
 
 Each line is "#SEQ EVENT DATA", with "(attempt N)" when a message is
 delivered again; --json prints the whole message as JSON.`,
@@ -56,7 +58,7 @@ delivered again; --json prints the whole message as JSON.`,
 	f.register(cmd, false)
 	fs := cmd.Flags()
 	fs.StringVarP(&f.group, "group", "g", "", "consumer group to join (durable; acks and redelivery)")
-	fs.StringVar(&f.from, "from", "", "tail start: new (default), first, a SEQ, or an RFC 3339 time")
+	fs.StringVar(&f.from, "from", "", "where to start: new, first, a SEQ or an RFC 3339 time (tail default: new; with --group it only sets where a new group starts)")
 	fs.BoolVar(&f.ack, "ack", true, "ack each group message after printing it (--ack=false leaves them for redelivery)")
 	fs.IntVarP(&f.count, "count", "n", 0, "exit after this many messages (0: run until Ctrl-C)")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", 0, "unacked messages at a time for this member (new group: default from the queue)")
