@@ -158,6 +158,25 @@ func TestDialFailsWithoutServer(t *testing.T) {
 	}
 }
 
+func TestDialSkipsUnreachableURLs(t *testing.T) {
+	ts := newTestServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	ctx := testContext(t)
+	c, err := client.Dial(ctx, []string{dead, ts.URL(), dead}, client.Options{DialTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("dial with one live URL of three: %v", err)
+	}
+	defer c.Close()
+	if ack, err := c.Publish(ctx, "q", client.Message{Data: json.RawMessage(`1`)}); err != nil || ack.Seq != 1 {
+		t.Errorf("publish = %+v, %v", ack, err)
+	}
+}
+
 func TestCloseEndsSubscriptionsAndRequests(t *testing.T) {
 	ts := newTestServer(t)
 	c := dial(t, ts)
