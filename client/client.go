@@ -58,8 +58,9 @@ type request struct {
 	frame  []byte
 	resend bool // re-send on a new connection (publishes); others fail with ErrDisconnected
 	// onReply runs on the reader goroutine with Client.mu held, before the
-	// waiter wakes; it must not block.
-	onReply func(c *conn, f *protocol.Frame)
+	// waiter wakes; it must not block. The function it returns, if any,
+	// runs on the same goroutine right after Client.mu is released.
+	onReply func(c *conn, f *protocol.Frame) (after func())
 	done    chan struct{}
 	reply   *protocol.Frame
 	err     error
@@ -308,7 +309,7 @@ func (cl *Client) writeLocked(c *conn, r *request) {
 // resend is set, the frame survives reconnects until ctx ends; otherwise a
 // lost connection fails it with ErrDisconnected. An "error" reply is returned
 // as *Error.
-func (cl *Client) do(ctx context.Context, f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame)) (*protocol.Frame, error) {
+func (cl *Client) do(ctx context.Context, f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame) func()) (*protocol.Frame, error) {
 	r, err := cl.start(f, resend, onReply)
 	if err != nil {
 		return nil, err
@@ -332,7 +333,7 @@ func (cl *Client) wait(ctx context.Context, r *request, what string) (*protocol.
 
 // start registers and sends a request. With no connection, a resend request
 // waits for the next one; any other fails with ErrDisconnected.
-func (cl *Client) start(f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame)) (*request, error) {
+func (cl *Client) start(f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame) func()) (*request, error) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	if cl.closed {
@@ -400,10 +401,14 @@ func (cl *Client) reply(c *conn, f *protocol.Frame) {
 		return // late reply to a request given up, or a ping
 	}
 	delete(cl.pending, f.ID)
+	var after func()
 	if r.onReply != nil {
-		r.onReply(c, f)
+		after = r.onReply(c, f)
 	}
 	cl.mu.Unlock()
+	if after != nil {
+		after()
+	}
 	if f.Type == protocol.TypeError {
 		r.finish(f, errorFromFrame(f))
 		return

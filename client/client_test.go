@@ -227,3 +227,27 @@ func TestSubscribeGivenUpIsDroppedOnServer(t *testing.T) {
 		t.Errorf("abandoned subscribe: %v", err)
 	}
 }
+
+func TestTailEndsWhenItsQueueIsDeleted(t *testing.T) {
+	ts := newTestServer(t)
+	c := dial(t, ts)
+	ctx := testContext(t)
+	sub, err := c.Subscribe(ctx, "doomed", client.SubOptions{From: client.FromFirst})
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	if err := newAdmin(t, ts).DeleteQueue(ctx, "doomed"); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	select {
+	case <-sub.Done():
+	case <-ctx.Done():
+		t.Fatal("subscription still running after its queue was deleted")
+	}
+	if client.CodeOf(sub.Err()) != string(queue.CodeQueueNotFound) {
+		t.Errorf("Err() = %v, want code %s", sub.Err(), queue.CodeQueueNotFound)
+	}
+	if _, err := sub.Next(ctx); client.CodeOf(err) != string(queue.CodeQueueNotFound) {
+		t.Errorf("Next after the end: %v", err)
+	}
+}

@@ -159,18 +159,17 @@ func (s *Subscription) resumePosition(f *protocol.Frame) {
 }
 
 // onSubscribed handles the reply to a subscribe, on the reader goroutine
-// with Client.mu held.
-func (s *Subscription) onSubscribed(c *conn, f *protocol.Frame) {
+// with Client.mu held; it returns what must run once mu is released.
+func (s *Subscription) onSubscribed(c *conn, f *protocol.Frame) func() {
 	cl := s.cl
 	if _, live := cl.subs[s]; !live {
 		if f.Type == protocol.TypeSubscribed {
 			s.dropOrphan(c, f.Sub) // unsubscribed while the subscribe was in flight
 		}
-		return
+		return nil
 	}
 	if f.Type == protocol.TypeError {
-		s.onSubscribeError(c, errorFromFrame(f))
-		return
+		return s.onSubscribeError(c, errorFromFrame(f))
 	}
 	s.serverID, s.gen = f.Sub, c.gen
 	cl.bySub[f.Sub] = s
@@ -181,6 +180,7 @@ func (s *Subscription) onSubscribed(c *conn, f *protocol.Frame) {
 		s.isReady = true
 		close(s.ready)
 	}
+	return nil
 }
 
 // dropOrphan tells the server to end subscription sub, which the client
@@ -196,14 +196,15 @@ func (s *Subscription) dropOrphan(c *conn, sub string) {
 // onSubscribeError: a first subscribe fails for good (the caller sees the
 // error); a resubscribe that may work later drops the connection so the
 // client reconnects with backoff; a final error ends the subscription.
-func (s *Subscription) onSubscribeError(c *conn, err *Error) {
+// Client.mu held; the returned function ends the subscription after.
+func (s *Subscription) onSubscribeError(c *conn, err *Error) func() {
 	if s.isReady && IsRetryable(err) {
 		s.cl.log.Warn("carrier client: resubscribe failed; reconnecting", "queue", s.queue, "err", err)
 		c.abort()
-		return
+		return nil
 	}
 	s.cl.removeSubLocked(s)
-	go s.end(err)
+	return func() { s.end(err) }
 }
 
 // C returns the channel of deliveries. It is closed when the subscription ends.
