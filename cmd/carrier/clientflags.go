@@ -54,8 +54,14 @@ func (f *clientFlags) admin() (*client.Admin, error) {
 	return a, nil
 }
 
-// explain turns an admin error into a message for people.
+// explain turns an admin error into a message for people: the server's
+// code and message without the HTTP request, or what to check when the
+// server cannot be reached.
 func (f *clientFlags) explain(err error) error {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
 	var ne net.Error
 	var oe *net.OpError
 	if errors.As(err, &oe) || errors.As(err, &ne) {
