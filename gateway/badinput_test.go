@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/carriermq/carrier/protocol"
+	"github.com/carriermq/carrier/queue"
 )
 
 // goodClient publishes and receives on its own queue; alive checks that it
@@ -225,5 +226,42 @@ func TestBadInputOverHTTP(t *testing.T) {
 			s.httpError(tc.method, tc.path, tc.body, tc.status, tc.code)
 			good.alive()
 		})
+	}
+}
+
+// A client filling queues past the node's storage budget gets storage_full
+// (HTTP 507, and the same code per message over WebSocket); what is stored
+// stays readable, and freeing space lets publishes through again.
+func TestStorageBudget(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxStoreBytes = 4 << 10
+	s := startServer(t, cfg)
+	body := map[string]any{"data": strings.Repeat("x", 1000)} // ~1 KiB each
+	stored := 0
+	for i := 0; i < 10; i++ {
+		q := fmt.Sprintf("q%d", i%3)
+		if s.httpDo("POST", "/v1/queues/"+q+"/messages", body, nil) != http.StatusOK {
+			break
+		}
+		stored++
+	}
+	if stored == 0 || stored >= 10 {
+		t.Fatalf("stored %d of 10 ~1 KiB messages under a 4 KiB budget", stored)
+	}
+	s.httpError("POST", "/v1/queues/q0/messages", body, http.StatusInsufficientStorage, string(queue.CodeStorageFull))
+	c := s.dial()
+	c.expectError(protocol.Frame{Type: protocol.TypePublish, Queue: "q1", Data: json.RawMessage(`"` + strings.Repeat("y", 1000) + `"`)}, string(queue.CodeStorageFull))
+	var list protocol.QueueList
+	s.httpDo("GET", "/v1/queues", nil, &list)
+	total := int64(0)
+	for _, q := range list.Queues {
+		total += q.Bytes
+	}
+	if total > cfg.MaxStoreBytes {
+		t.Fatalf("queues hold %d bytes, over the %d budget", total, cfg.MaxStoreBytes)
+	}
+	s.httpDo("POST", "/v1/queues/q0/purge", nil, nil)
+	if got := s.httpDo("POST", "/v1/queues/q1/messages", body, nil); got != http.StatusOK {
+		t.Fatalf("publish after purge: status %d, want 200", got)
 	}
 }

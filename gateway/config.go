@@ -17,6 +17,10 @@ type Config struct {
 	AutoCreate bool
 	// MaxQueues is the cluster-wide queue limit enforced on auto-create and create.
 	MaxQueues int
+	// MaxStoreBytes caps the bytes stored in all queues together (messages
+	// are held in memory): a publish past it is refused with storage_full.
+	// Keep it well under the node's memory limit.
+	MaxStoreBytes int64
 	// DefaultQueue is the config of auto-created queues and the defaults
 	// of queues created over HTTP (zero fields: the state machine's defaults).
 	DefaultQueue queue.QueueConfig
@@ -49,6 +53,7 @@ func DefaultConfig() Config {
 	return Config{
 		AutoCreate:        true,
 		MaxQueues:         1000,
+		MaxStoreBytes:     1 << 30,
 		MaxFrameBytes:     2 << 20,
 		MaxMessageBytes:   1 << 20,
 		MaxBatch:          1000,
@@ -72,6 +77,7 @@ func DefaultConfig() Config {
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	fill(&c.MaxQueues, d.MaxQueues)
+	fill(&c.MaxStoreBytes, d.MaxStoreBytes)
 	fill(&c.MaxFrameBytes, d.MaxFrameBytes)
 	fill(&c.MaxMessageBytes, d.MaxMessageBytes)
 	fill(&c.MaxBatch, d.MaxBatch)
@@ -106,7 +112,7 @@ func (c Config) validate() error {
 		name string
 		v    int64
 	}{
-		{"MaxQueues", int64(c.MaxQueues)}, {"MaxFrameBytes", c.MaxFrameBytes},
+		{"MaxQueues", int64(c.MaxQueues)}, {"MaxStoreBytes", c.MaxStoreBytes}, {"MaxFrameBytes", c.MaxFrameBytes},
 		{"MaxMessageBytes", c.MaxMessageBytes}, {"MaxBatch", int64(c.MaxBatch)},
 		{"MaxSubscriptions", int64(c.MaxSubscriptions)}, {"MaxConnections", int64(c.MaxConnections)},
 		{"MaxRequests", int64(c.MaxRequests)}, {"OutboundBytes", c.OutboundBytes},

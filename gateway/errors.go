@@ -95,6 +95,7 @@ var statusOf = map[string]int{
 	string(queue.CodeGroupNotFound):  http.StatusNotFound,
 	string(queue.CodeQueueExists):    http.StatusConflict,
 	string(queue.CodeQueueFull):      http.StatusTooManyRequests,
+	string(queue.CodeStorageFull):    http.StatusInsufficientStorage,
 	string(queue.CodeMessageTooBig):  http.StatusRequestEntityTooLarge,
 	string(queue.CodeNotPending):     http.StatusConflict,
 	string(queue.CodeNotMember):      http.StatusConflict,

@@ -148,7 +148,7 @@ func publishResults(acks []queue.PublishAck) ([]protocol.Published, int, *protoc
 // publish proposes msgs to the named queue (auto-creating it when allowed)
 // and returns one outcome per message.
 func (g *Gateway) publish(ctx context.Context, name string, msgs []*queue.Message) ([]queue.PublishAck, error) {
-	cmd := queue.Publish{Queue: name, Messages: msgs, MaxQueues: g.cfg.MaxQueues}
+	cmd := queue.Publish{Queue: name, Messages: msgs, MaxQueues: g.cfg.MaxQueues, MaxTotalBytes: g.cfg.MaxStoreBytes}
 	if g.cfg.AutoCreate {
 		cfg := g.cfg.DefaultQueue
 		cmd.Create = &cfg

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 )
@@ -205,10 +206,26 @@ func (s *State) publish(t *tx, c Publish) Result {
 			return failed(err)
 		}
 	}
-	acks := q.publish(t, c.Messages)
+	acks := q.publish(t, c.Messages, s.budgetFor(q, c.MaxTotalBytes))
 	q.settle(t)
 	s.rearm(q)
 	return Result{Published: acks}
+}
+
+// budgetFor is how many bytes q may hold under a store-wide limit of max
+// bytes, given what the other queues hold (negative when they hold more than
+// max already); math.MaxInt64 when there is no limit.
+func (s *State) budgetFor(q *queue, max int64) int64 {
+	if max <= 0 {
+		return math.MaxInt64
+	}
+	others := int64(0)
+	for name, o := range s.queues {
+		if name != q.name {
+			others += o.store.Bytes()
+		}
+	}
+	return max - others
 }
 
 func (s *State) join(t *tx, c Join) Result {

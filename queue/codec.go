@@ -143,6 +143,7 @@ func (e *encoder) publish(c Publish) error {
 		e.queueConfig(*c.Create)
 	}
 	e.int(c.MaxQueues)
+	e.varint(c.MaxTotalBytes)
 	e.uvarint(uint64(len(c.Messages)))
 	for i, m := range c.Messages {
 		if m == nil {
@@ -283,6 +284,7 @@ func (d *decoder) publish() Command {
 		p.Create = &cfg
 	}
 	p.MaxQueues = d.int()
+	p.MaxTotalBytes = d.varint()
 	n, hint := d.count()
 	if n > 0 {
 		p.Messages = make([]*Message, 0, hint)

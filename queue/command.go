@@ -69,7 +69,11 @@ type Publish struct {
 	Queue     string
 	Create    *QueueConfig // auto-create with these settings; nil: CodeQueueNotFound
 	MaxQueues int          // as in CreateQueue, for auto-create
-	Messages  []*Message
+	// MaxTotalBytes refuses a message with CodeStorageFull when the bytes
+	// stored in all queues together would exceed it (0: no limit). The node's
+	// memory budget travels in the command so every replica decides alike.
+	MaxTotalBytes int64
+	Messages      []*Message
 }
 
 // Join adds a member to a consumer group, creating the group with Config

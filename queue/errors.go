@@ -21,6 +21,7 @@ const (
 	CodeNotPending     Code = "not_pending"       // ack/nack of a seq this group is not awaiting
 	CodeNotMember      Code = "not_member"        // the member is not (or no longer) in the group
 	CodeTooManyQueues  Code = "too_many_queues"   // the cluster's queue limit is reached
+	CodeStorageFull    Code = "storage_full"      // the node's budget for stored bytes (all queues) is used up
 	CodeBadCommand     Code = "bad_command"       // a command that cannot be applied as given
 	CodeGroupExists    Code = "group_exists"      // create of a group that exists with other settings
 	CodeTooManyGroups  Code = "too_many_groups"   // the queue has MaxGroupsPerQueue groups

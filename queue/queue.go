@@ -108,14 +108,16 @@ func (q *queue) seqAtTime(t int64) uint64 {
 	return lo
 }
 
-// publish appends msgs and returns one ack per message.
-func (q *queue) publish(t *tx, msgs []*Message) []PublishAck {
+// publish appends msgs and returns one ack per message. budget caps the
+// bytes this queue may hold (the store-wide limit less the other queues'
+// bytes); math.MaxInt64 means no cap.
+func (q *queue) publish(t *tx, msgs []*Message, budget int64) []PublishAck {
 	q.dedup.prune(t.now, q.config.DedupWindow)
 	acks := make([]PublishAck, len(msgs))
 	var appended []*Message
 	for i, m := range msgs {
 		var stored *Message
-		acks[i], stored = q.publishOne(t, m)
+		acks[i], stored = q.publishOne(t, m, budget)
 		if stored != nil {
 			appended = append(appended, stored)
 		}
@@ -129,7 +131,7 @@ func (q *queue) publish(t *tx, msgs []*Message) []PublishAck {
 
 // publishOne stores one message (a copy of in, stamped with seq and time)
 // and returns its ack and the stored message, nil when it was not stored.
-func (q *queue) publishOne(t *tx, in *Message) (PublishAck, *Message) {
+func (q *queue) publishOne(t *tx, in *Message, budget int64) (PublishAck, *Message) {
 	if in == nil {
 		return PublishAck{Err: Errorf(CodeBadCommand, "nil message")}, nil
 	}
@@ -139,6 +141,11 @@ func (q *queue) publishOne(t *tx, in *Message) (PublishAck, *Message) {
 		return ack, nil
 	}
 	if ack.Err = q.admit(in.Size()); ack.Err != nil {
+		return ack, nil
+	}
+	if q.store.Bytes() > budget-in.Size() { // no overflow: budget-size cannot wrap for sizes >= 0
+
+		ack.Err = Errorf(CodeStorageFull, "storing %d more bytes in queue %q would exceed the node's limit for all queues together", in.Size(), q.name)
 		return ack, nil
 	}
 	m := *in

@@ -10,7 +10,7 @@ import (
 //
 //	create <q> [config] [maxQueues=N]      update <q> [config]
 //	delete <q>                             purge <q>
-//	publish <q> [create] [config] [maxQueues=N] | msg | msg ...
+//	publish <q> [create] [config] [maxQueues=N] [maxTotalBytes=N] | msg | msg ...
 //	join <q> <g> <member> [node=N] [session=S] [group config]
 //	leave <q> <g> <member>                 tick
 //	ack <q> <g> <member> seq...            nack <q> <g> <member> seq... [delay=D]
@@ -78,6 +78,9 @@ func (r *scriptRunner) publish(args, msgs []string) Command {
 	if len(rest) > 0 && rest[0] == "create" {
 		cfg, kv := r.queueConfig(rest[1:])
 		p.Create, p.MaxQueues = &cfg, int(r.uint(kv["maxQueues"]))
+		p.MaxTotalBytes = int64(r.uint(kv["maxTotalBytes"]))
+	} else {
+		p.MaxTotalBytes = int64(r.uint(r.keyValues(rest)["maxTotalBytes"]))
 	}
 	for _, spec := range msgs {
 		if strings.TrimSpace(spec) == "nil" {

@@ -27,6 +27,7 @@ type serveFlags struct {
 	raftAdvertise string
 	nodeID        string
 	autoCreate    bool
+	maxStoreBytes int64
 	logLevel      string
 }
 
@@ -63,6 +64,8 @@ CARRIER_LISTEN. SIGINT or SIGTERM stops the server cleanly.`,
 	fl.StringVar(&f.raftAdvertise, "raft-advertise", "", "host:port other nodes dial for Raft (default: --raft-bind)")
 	fl.StringVar(&f.nodeID, "node-id", "", "stable node name (default: from DATA/node-id, else the hostname)")
 	fl.BoolVar(&f.autoCreate, "auto-create", true, "create a queue on its first publish or subscribe")
+	fl.Int64Var(&f.maxStoreBytes, "max-store-bytes", gateway.DefaultConfig().MaxStoreBytes,
+		"bytes all queues may store together (messages are held in memory; keep it under the node's memory limit)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
@@ -87,6 +90,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	}
 	gcfg := gateway.DefaultConfig()
 	gcfg.AutoCreate, gcfg.Logger = f.autoCreate, log
+	gcfg.MaxStoreBytes = f.maxStoreBytes
 	gw, err := gateway.New(node, gcfg)
 	if err != nil {
 		ln.Close()
