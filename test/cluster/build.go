@@ -1,0 +1,84 @@
+// Package clustertest runs Carrier clusters of real "carrier serve"
+// processes on loopback addresses, for the cluster tests in this directory
+// and for "carrier bench failover". It starts, kills (SIGKILL), stops
+// (SIGTERM), pauses (SIGSTOP), resumes, restarts, wipes and adds nodes, finds
+// the leader through GET /v1/cluster, and drives a checked workload
+// (producers and a consumer group recorded in a checker.History).
+//
+// The import path is github.com/carriermq/carrier/test/cluster. See DESIGN.md.
+package clustertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Build compiles cmd/carrier into dir and returns the binary's path. It runs
+// "go build" from the current directory, which must be inside the module.
+func Build(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "carrier")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/carriermq/carrier/cmd/carrier")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build carrier: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Supports reports whether bin's "serve" has every flag in flags (for
+// example "--bootstrap-expect"), so tests can name what is still missing.
+func Supports(bin string, flags ...string) (missing []string, err error) {
+	out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("carrier serve --help: %w\n%s", err, out)
+	}
+	for _, f := range flags {
+		if !strings.Contains(string(out), f+" ") {
+			missing = append(missing, f)
+		}
+	}
+	return missing, nil
+}
+
+// ErrStop makes Poll give up at once with the wrapped error.
+type ErrStop struct{ Err error }
+
+func (e ErrStop) Error() string { return e.Err.Error() }
+func (e ErrStop) Unwrap() error { return e.Err }
+
+// Poll calls fn every interval until it returns nil, returns ErrStop, or
+// ctx ends; it then returns fn's last error (wrapped with ctx's).
+func Poll(ctx context.Context, interval time.Duration, fn func() error) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		err := fn()
+		var stop ErrStop
+		if err == nil || errors.As(err, &stop) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// cleanEnv is this process's environment without CARRIER_* variables, so a
+// developer's settings never leak into the nodes under test.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CARRIER_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
