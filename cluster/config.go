@@ -19,6 +19,18 @@ type Config struct {
 	RaftAdvertise string // host:port peers dial; defaults to RaftBind
 	Bootstrap     bool   // form a single-voter cluster when there is no Raft state
 
+	// Membership (membership.go, gossip.go, bootstrap.go). Gossip is off
+	// when GossipBind is empty: the node is then a single node as before.
+	GossipBind      string        // host:port memberlist listens on (TCP and UDP)
+	GossipAdvertise string        // host:port peers reach; defaults to GossipBind; a name is resolved once at start
+	GossipKey       []byte        // memberlist encryption key (16, 24 or 32 bytes); nil: clear text
+	Join            []string      // gossip addresses or DNS names of peers, re-resolved until joined
+	BootstrapExpect int           // form one cluster when this many empty nodes see each other; 0: never (unless Bootstrap)
+	APIAddress      string        // advertised HTTP/WebSocket address, carried in gossip metadata
+	Version         string        // software version, carried in gossip metadata
+	PromoteLag      uint64        // a nonvoter within this many entries of the commit index is promoted
+	DeadServerAfter time.Duration // a Raft member unseen in gossip this long is removed (never below BootstrapExpect voters); 0: never
+
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration // must not exceed HeartbeatTimeout
@@ -50,6 +62,8 @@ func DefaultConfig() Config {
 		MaxInflightEntries: 4,
 		MaxAppendEntries:   32,
 		RaftLogLevel:       slog.LevelWarn,
+		PromoteLag:         readyLag,
+		DeadServerAfter:    0,
 	}
 }
 
@@ -79,6 +93,7 @@ func (c Config) Validate() error {
 	add(c.MaxBatchBytes > 0, "max batch bytes %d is not positive", c.MaxBatchBytes)
 	add(c.MaxInflightEntries > 0, "max inflight entries %d is not positive", c.MaxInflightEntries)
 	add(c.MaxAppendEntries > 0 && c.MaxAppendEntries <= 1024, "max append entries %d is not in 1..1024", c.MaxAppendEntries)
+	errs = append(errs, c.validateMembership())
 	return errors.Join(errs...)
 }
 
@@ -125,4 +140,33 @@ func (c Config) raftConfig(notify chan bool, logger *slog.Logger) *raft.Config {
 	rc.NotifyCh = notify
 	rc.Logger = newHCLogger(logger, c.RaftLogLevel, "raft")
 	return rc
+}
+
+// validateMembership checks the gossip and bootstrap settings.
+func (c Config) validateMembership() error {
+	var errs []error
+	gossipNeeded := len(c.Join) > 0 || c.BootstrapExpect > 0
+	if c.GossipBind == "" {
+		if gossipNeeded {
+			errs = append(errs, errors.New("join or bootstrap-expect needs a gossip bind address"))
+		}
+		return errors.Join(errs...)
+	}
+	errs = append(errs, validateAddr("gossip bind", c.GossipBind, false))
+	if c.GossipAdvertise != "" {
+		errs = append(errs, validateAddr("gossip advertise", c.GossipAdvertise, true))
+	}
+	if n := len(c.GossipKey); n != 0 && n != 16 && n != 24 && n != 32 {
+		errs = append(errs, fmt.Errorf("gossip key is %d bytes, want 16, 24 or 32", n))
+	}
+	if c.BootstrapExpect < 0 {
+		errs = append(errs, fmt.Errorf("bootstrap expect %d is negative", c.BootstrapExpect))
+	}
+	if c.Bootstrap && c.BootstrapExpect > 1 {
+		errs = append(errs, errors.New("bootstrap (single node) and bootstrap expect > 1 exclude each other"))
+	}
+	if c.DeadServerAfter < 0 {
+		errs = append(errs, fmt.Errorf("dead server timeout %v is negative", c.DeadServerAfter))
+	}
+	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/carriermq/carrier/queue"
 )
@@ -48,7 +49,10 @@ type RestoreObserver interface {
 type Node struct {
 	id      string
 	session string
-	group   *group // the single Raft group; several once queues are sharded
+	group   *group      // the single Raft group; several once queues are sharded
+	members *membership // gossip and membership rules; nil without gossip
+
+	leaveOnce sync.Once
 }
 
 // New opens the node's stores and starts Raft. It returns once Raft is
@@ -66,7 +70,13 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{id: cfg.NodeID, session: session, group: g}, nil
+	n := &Node{id: cfg.NodeID, session: session, group: g}
+	if cfg.GossipBind != "" {
+		if n.members, err = startMembership(cfg, g); err != nil {
+			return nil, errors.Join(err, g.close(context.Background()))
+		}
+	}
+	return n, nil
 }
 
 // newSession returns 16 random hex digits.
@@ -115,8 +125,9 @@ func (n *Node) Observe(o Observer) (cancel func()) { return n.group.fsm.observe(
 
 // Close stops the group commit (queued proposals get ErrClosed, those in
 // flight finish or fail, bounded by ctx), stops Raft and closes the stores.
-// Leadership transfer to another voter comes with multi-node clusters.
+// It leaves gossip first (LeaveGossip; the node stays a Raft member) and
+// does not transfer leadership (see TransferLeadership).
 // Calling Close again returns the first call's result.
 func (n *Node) Close(ctx context.Context) error {
-	return n.group.close(ctx)
+	return errors.Join(n.LeaveGossip(), n.group.close(ctx))
 }

@@ -26,12 +26,19 @@ type Status struct {
 	Members      []Member `json:"members"`
 }
 
-// Member is one server of the Raft configuration.
+// Member is one server of the Raft configuration, or a node gossip knows
+// that is not in it (Suffrage "None").
 type Member struct {
 	ID       string `json:"id"`
-	Address  string `json:"address"`
-	Suffrage string `json:"suffrage"` // Voter, Nonvoter
+	Address  string `json:"address"`  // Raft address
+	Suffrage string `json:"suffrage"` // Voter, Nonvoter, None
 	Leader   bool   `json:"leader"`
+
+	Gossip     string `json:"gossip,omitempty"`     // alive, suspect, dead, left; "" when gossip has not seen it
+	GossipAddr string `json:"gossipAddr,omitempty"` // host:port of its gossip
+	APIAddress string `json:"apiAddress,omitempty"` // its HTTP/WebSocket address
+	Applied    uint64 `json:"applied,omitempty"`    // its applied index as last gossiped (this node's: current)
+	Version    string `json:"version,omitempty"`
 }
 
 // Stats counts the group commit's work on this node since it started.
@@ -57,6 +64,9 @@ func (n *Node) Status() Status {
 		LastLogIndex: g.raft.LastIndex(),
 	}
 	st.Members = g.members(leader)
+	if n.members != nil {
+		st.Members = n.members.annotate(st.Members, st.AppliedIndex)
+	}
 	return st
 }
 

@@ -1,0 +1,102 @@
+package cluster
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// metaWithoutApplied decodes encoded metadata with its applied index zeroed.
+func metaWithoutApplied(b []byte) nodeMeta {
+	var meta nodeMeta
+	_ = json.Unmarshal(b, &meta) // this node's own encoding; an error leaves a zero value that differs
+	meta.Applied = 0
+	return meta
+}
+
+// reconcile is the leader's pass over gossip and the Raft configuration:
+//   - a live node not in the configuration that reports no Raft state is
+//     added as a nonvoter; one with Raft state (a removed member with old
+//     data) is left out: only AddMember brings it back;
+//   - a nonvoter whose applied index is within PromoteLag of the commit
+//     index is promoted to voter;
+//   - a voter that reports no Raft state (its data was wiped) is demoted to
+//     nonvoter, so it cannot vote before it has the log again;
+//   - a member unseen in gossip for DeadServerAfter is removed, never
+//     shrinking the voters below BootstrapExpect (nor to zero).
+//
+// Each change is one raft call awaited in turn; the next step sees its
+// result. Called only from the membership loop.
+func (m *membership) reconcile(conf raft.Configuration) {
+	servers := map[string]raft.Server{}
+	for _, s := range conf.Servers {
+		servers[string(s.ID)] = s
+	}
+	commit := m.g.raft.CommitIndex()
+	for _, p := range m.gossip.snapshot() {
+		if p.Name == m.cfg.NodeID || p.State != "alive" || p.Meta.RaftAddr == "" {
+			continue
+		}
+		s, ok := servers[p.Name]
+		switch {
+		case !ok && !p.Meta.HasState:
+			m.change("add nonvoter", p.Name, m.g.raft.AddNonvoter(raft.ServerID(p.Name), raft.ServerAddress(p.Meta.RaftAddr), 0, changeTimeout))
+		case !ok:
+			m.logOnce("not re-adding a node with Raft state (re-add it explicitly)", p.Name)
+		case s.Suffrage == raft.Nonvoter && p.Meta.HasState && p.Meta.Applied > 0 && p.Meta.Applied+m.cfg.PromoteLag >= commit:
+			m.change("promote to voter", p.Name, m.g.raft.AddVoter(s.ID, s.Address, 0, changeTimeout))
+		case s.Suffrage == raft.Voter && !p.Meta.HasState:
+			m.change("demote wiped voter", p.Name, m.g.raft.DemoteVoter(s.ID, 0, changeTimeout))
+		}
+	}
+	m.removeDead(conf)
+}
+
+// removeDead removes members unseen for DeadServerAfter, keeping at least
+// max(BootstrapExpect, 1) voters.
+func (m *membership) removeDead(conf raft.Configuration) {
+	if m.cfg.DeadServerAfter <= 0 {
+		return
+	}
+	voters := 0
+	for _, s := range conf.Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	floor := max(m.cfg.BootstrapExpect, 1)
+	for _, s := range conf.Servers {
+		id := string(s.ID)
+		if id == m.cfg.NodeID || time.Since(m.lastAlive[id]) < m.cfg.DeadServerAfter {
+			continue
+		}
+		if s.Suffrage == raft.Voter {
+			if voters-1 < floor {
+				m.logOnce("dead server kept: removing it would leave fewer voters than bootstrap-expect", id)
+				continue
+			}
+			voters--
+		}
+		m.change("remove dead server", id, m.g.raft.RemoveServer(s.ID, 0, changeTimeout))
+	}
+}
+
+// change waits for a configuration change and logs its outcome.
+func (m *membership) change(what, id string, f raft.IndexFuture) {
+	if err := f.Error(); err != nil {
+		m.log.Warn("membership change failed", "change", what, "member", id, "err", err)
+		return
+	}
+	m.log.Info("membership changed", "change", what, "member", id, "index", f.Index())
+}
+
+// logOnce logs msg for id the first time only (the loop runs often).
+func (m *membership) logOnce(msg, id string) {
+	key := msg + "\x00" + id
+	if m.noted[key] {
+		return
+	}
+	m.noted[key] = true
+	m.log.Info(msg, "member", id)
+}
