@@ -36,7 +36,7 @@ func sampleCommands() []Command {
 		UpdateQueue{Name: "q", Config: cfg},
 		DeleteQueue{Name: "q"},
 		PurgeQueue{Name: "q"},
-		Publish{Queue: "q", Create: &cfg, MaxQueues: -1, Messages: msgs},
+		Publish{Queue: "q", Create: &cfg, MaxQueues: -1, MaxTotalBytes: 1 << 30, Messages: msgs},
 		Publish{Queue: "q2"},
 		Join{Queue: "q", Group: "g", Member: MemberRef{ID: "m", Node: "n", Session: "s"}, Config: cfg.Group},
 		Leave{Queue: "q", Group: "g", Member: "m"},
