@@ -37,7 +37,10 @@ func (e usageError) Unwrap() error { return e.err }
 // variable CARRIER_<FLAG> (upper case, "-" as "_"), for example
 // CARRIER_SERVER or CARRIER_DATA. A flag given on the command line wins.
 var envFlags = []string{"server", "data", "listen", "raft-bind", "raft-advertise",
-	"node-id", "auto-create", "log-level"}
+	"node-id", "auto-create", "log-level",
+	// cluster flags (serve)
+	"gossip-bind", "gossip-advertise", "join", "bootstrap-expect", "gossip-key-file",
+	"heartbeat-timeout", "election-timeout"}
 
 // run executes the carrier command line args. It is main without the
 // process: the caller owns ctx (cancelled on SIGINT/SIGTERM), and errors are
@@ -87,7 +90,7 @@ or $CARRIER_SERVER).`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{err: err, path: c.CommandPath()}
 	})
-	root.AddCommand(a.serveCmd(), a.pubCmd(), a.subCmd(), a.queueCmd(), a.dlqCmd())
+	root.AddCommand(a.serveCmd(), a.pubCmd(), a.subCmd(), a.queueCmd(), a.dlqCmd(), a.benchCmd())
 	return root
 }
 
