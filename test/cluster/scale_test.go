@@ -66,7 +66,7 @@ func checkNotVoter(t *testing.T, c *Cluster, via *Node, id string) {
 		t.Fatal(err)
 	}
 	for _, m := range st.Members {
-		if m.ID == id {
+		if m.ID == id && InConfiguration(m.Suffrage) {
 			t.Fatalf("removed node %s is back in the configuration as %s: %v", id, m.Suffrage, fmt.Sprint(st.Members))
 		}
 	}

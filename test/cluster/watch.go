@@ -56,7 +56,9 @@ func (w *LeaderWatch) sample(ctx context.Context) {
 		}
 		v := leaderView{id: n.ID, term: st.Term}
 		for _, m := range st.Members {
-			v.members = append(v.members, m.ID)
+			if InConfiguration(m.Suffrage) {
+				v.members = append(v.members, m.ID)
+			}
 		}
 		leaders = append(leaders, v)
 	}
@@ -111,4 +113,11 @@ func (w *LeaderWatch) Stop() (samples int, err error) {
 		return w.samples, fmt.Errorf("%d violations, first: %s", len(w.violations), w.violations[0])
 	}
 	return w.samples, nil
+}
+
+// InConfiguration reports whether a member with this suffrage is in the
+// Raft configuration; GET /v1/cluster also lists nodes only gossip knows
+// (suffrage "None").
+func InConfiguration(suffrage string) bool {
+	return suffrage == "Voter" || suffrage == "Nonvoter"
 }
