@@ -71,9 +71,9 @@ func Poll(ctx context.Context, interval time.Duration, fn func() error) error {
 	}
 }
 
-// cleanEnv is this process's environment without CARRIER_* variables, so a
+// CleanEnv is this process's environment without CARRIER_* variables, so a
 // developer's settings never leak into the nodes under test.
-func cleanEnv() []string {
+func CleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CARRIER_") {

@@ -74,7 +74,7 @@ func (n *Node) Start() error {
 	defer log.Close()
 	fmt.Fprintf(log, "=== start %s: carrier %v\n", time.Now().Format(time.RFC3339Nano), n.args)
 	cmd := exec.Command(n.bin, n.args...)
-	cmd.Stdout, cmd.Stderr, cmd.Env = log, log, cleanEnv()
+	cmd.Stdout, cmd.Stderr, cmd.Env = log, log, CleanEnv()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start node %s: %w", n.ID, err)
 	}

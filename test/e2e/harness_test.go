@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	clustertest "github.com/carriermq/carrier/test/cluster"
 )
 
 // carrierBin is the carrier binary built once by TestMain.
@@ -31,11 +33,10 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	carrierBin = filepath.Join(dir, "carrier")
-	build := exec.Command("go", "build", "-o", carrierBin, "github.com/carriermq/carrier/cmd/carrier")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: build carrier:", err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if carrierBin, err = clustertest.Build(ctx, dir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
 	return m.Run()
@@ -116,7 +117,7 @@ func (s *server) waitReady(within time.Duration) {
 	err := poll(within, 50*time.Millisecond, func() error {
 		select {
 		case <-s.exited:
-			return errStop{errors.New("carrier serve exited before it was ready")}
+			return errStop{Err: errors.New("carrier serve exited before it was ready")}
 		default:
 		}
 		resp, err := hc.Get(s.URL() + "/readyz")
@@ -182,36 +183,19 @@ func (s *server) dumpLog() {
 	s.t.Logf("server log (tail):\n%s", b)
 }
 
-// cleanEnv is the test's environment without CARRIER_* variables, so that a
+// cleanEnv is the environment without CARRIER_* variables, so that a
 // developer's settings do not leak into the processes under test.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CARRIER_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func cleanEnv() []string { return clustertest.CleanEnv() }
 
 // errStop makes poll give up at once.
-type errStop struct{ error }
+type errStop = clustertest.ErrStop
 
 // poll calls fn every interval until it returns nil, returns errStop, or
 // within has passed; it returns fn's last error.
 func poll(within, interval time.Duration, fn func() error) error {
-	deadline := time.Now().Add(within)
-	for {
-		err := fn()
-		var stop errStop
-		if err == nil || errors.As(err, &stop) {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("after %v: %w", within, err)
-		}
-		time.Sleep(interval)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	return clustertest.Poll(ctx, interval, fn)
 }
 
 // cli runs the carrier binary with args against s and returns its stdout.

@@ -59,7 +59,7 @@ func waitForSeqs(t *testing.T, b *background, n uint64) {
 				Seq uint64 `json:"seq"`
 			}
 			if err := json.Unmarshal([]byte(line), &d); err != nil {
-				return errStop{fmt.Errorf("consumer printed %q: %w", line, err)}
+				return errStop{Err: fmt.Errorf("consumer printed %q: %w", line, err)}
 			}
 			seen[d.Seq] = true
 		}
