@@ -46,8 +46,9 @@ type proposal struct {
 }
 
 type outcome struct {
-	res queue.Result
-	err error
+	res   queue.Result
+	index uint64 // the Raft index of the entry that carried the command; 0 when not applied
+	err   error
 }
 
 // inflightEntry is an entry raft is replicating and the proposals packed in it.
@@ -106,25 +107,45 @@ func (b *batcher) close(ctx context.Context) error {
 // propose enqueues cmd and waits for its outcome. See Node.Propose for the
 // errors; it may be called from any goroutine.
 func (b *batcher) propose(ctx context.Context, cmd queue.Command) (queue.Result, error) {
-	p := &proposal{ctx: ctx, cmd: cmd, size: commandSize(cmd), done: make(chan outcome, 1)}
+	p, err := b.enqueue(ctx, cmd)
+	if err != nil {
+		return queue.Result{}, err
+	}
+	o := b.await(ctx, p)
+	return o.res, o.err
+}
+
+// enqueue queues cmd without waiting for its outcome (await does). Callers
+// that enqueue from one goroutine get their commands into the log in order.
+func (b *batcher) enqueue(ctx context.Context, cmd queue.Command) (*proposal, error) {
+	p := newProposal(ctx, cmd)
 	select {
 	case b.queue <- p:
+		return p, nil
 	case <-b.stop:
-		return queue.Result{}, ErrClosed
+		return nil, ErrClosed
 	case <-ctx.Done():
-		return queue.Result{}, fmt.Errorf("propose: %w", ctx.Err())
+		return nil, fmt.Errorf("propose: %w", ctx.Err())
 	}
+}
+
+func newProposal(ctx context.Context, cmd queue.Command) *proposal {
+	return &proposal{ctx: ctx, cmd: cmd, size: commandSize(cmd), done: make(chan outcome, 1)}
+}
+
+// await waits for the outcome of an enqueued proposal, or for ctx.
+func (b *batcher) await(ctx context.Context, p *proposal) outcome {
 	select {
 	case o := <-p.done:
-		return o.res, o.err
+		return o
 	case <-ctx.Done():
-		return queue.Result{}, fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
+		return outcome{err: fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())}
 	case <-b.dead:
 		select {
 		case o := <-p.done:
-			return o.res, o.err
+			return o
 		default:
-			return queue.Result{}, ErrClosed // enqueued after the batcher drained its queue
+			return outcome{err: ErrClosed} // enqueued after the batcher drained its queue
 		}
 	}
 }
@@ -253,8 +274,9 @@ func (b *batcher) complete(e inflightEntry) {
 		b.fail(e.batch, fmt.Errorf("%w: entry %d applied with an unexpected response", ErrUnknownOutcome, e.future.Index()))
 		return
 	}
+	index := e.future.Index()
 	for i, p := range e.batch {
-		p.done <- outcome{res: results[i]}
+		p.done <- outcome{res: results[i], index: index}
 	}
 }
 

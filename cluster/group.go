@@ -30,13 +30,18 @@ type group struct {
 	session string
 	log     *slog.Logger
 
-	logs      *countingLogStore
-	wal       *walStore
-	snaps     *raft.FileSnapshotStore
-	transport *raft.NetworkTransport
-	fsm       *fsm
-	raft      *raft.Raft
-	batcher   *batcher
+	logs       *countingLogStore
+	wal        *walStore
+	snaps      *raft.FileSnapshotStore
+	transport  *raft.NetworkTransport
+	mux        *muxListener // the transport's listener, shared with forwarding
+	fsm        *fsm
+	raft       *raft.Raft
+	batcher    *batcher
+	fwd        *forwarder     // a follower's proposals to the leader (forward.go)
+	fwdServer  *fwdServer     // the leader's end of forwarding
+	appliedSig *appliedSignal // wakes proposers waiting for their entry to apply here
+	gone       chan goneNode  // nodes to clean up after (forward_gone.go)
 
 	notify    chan bool     // raft's leadership notifications
 	kick      chan struct{} // wakes the timers after an apply (capacity 1)
@@ -55,6 +60,7 @@ func openGroup(cfg Config, session, dir string) (*group, error) {
 	g := &group{
 		nodeID: cfg.NodeID, session: session, log: log,
 		notify: make(chan bool, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}),
+		appliedSig: newAppliedSignal(), gone: make(chan goneNode, goneQueue),
 	}
 	if err := g.open(cfg, dir); err != nil {
 		if g.raft != nil {
@@ -72,7 +78,7 @@ func (g *group) open(cfg Config, dir string) error {
 	if err := g.openStores(cfg, dir); err != nil {
 		return err
 	}
-	g.fsm = newFSM(nil, g.log, g.kickTimers)
+	g.fsm = newFSM(nil, g.log, g.afterApply)
 	hasState, err := raft.HasExistingState(g.logs, g.wal, g.snaps)
 	if err != nil {
 		return fmt.Errorf("check raft state: %w", err)
@@ -97,7 +103,7 @@ func (g *group) openStores(cfg Config, dir string) error {
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
-	g.transport, err = newTransport(cfg.RaftBind, cfg.RaftAdvertise, hclogger.Named("transport"))
+	g.transport, g.mux, err = newTransport(cfg.RaftBind, cfg.RaftAdvertise, hclogger.Named("transport"), g.log)
 	return err
 }
 
@@ -120,29 +126,37 @@ func (g *group) bootstrap(want, hasState bool) error {
 	return nil
 }
 
-// start launches the group commit and the leadership watcher.
+// start launches the group commit, forwarding (both ends), the leadership
+// watcher, the reset of this node's previous runs and the gone-node clean-up.
 func (g *group) start(cfg Config) {
 	g.batcher = newBatcher(g.raft, cfg, g.log)
 	g.batcher.start()
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		g.watchLeadership()
-	}()
+	g.fwd = newForwarder(g, cfg)
+	g.fwd.start()
+	g.fwdServer = newFwdServer(g)
+	g.mux.setForwardHandler(g.fwdServer.handle)
+	g.fsm.observe(restoreSignal{g.appliedSig})
+	for _, run := range []func(){g.watchLeadership, g.resetOwnRuns, g.cleanUpGone} {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			run()
+		}()
+	}
 }
 
-// propose sends cmd through the group commit when this node is the leader.
-// Forwarding from followers will plug in here.
+// propose sends cmd through the group commit when this node is the leader,
+// and forwards it to the leader otherwise (forward.go).
 func (g *group) propose(ctx context.Context, cmd queue.Command) (queue.Result, error) {
-	if g.raft.State() != raft.Leader {
-		select {
-		case <-g.stop:
-			return queue.Result{}, ErrClosed
-		default:
-			return queue.Result{}, ErrNotLeader
-		}
+	select {
+	case <-g.stop:
+		return queue.Result{}, ErrClosed
+	default:
 	}
-	return g.batcher.propose(ctx, cmd)
+	if g.raft.State() == raft.Leader {
+		return g.batcher.propose(ctx, cmd)
+	}
+	return g.fwd.propose(ctx, cmd)
 }
 
 // close stops the leader work and the group commit (proposals in flight
@@ -156,7 +170,9 @@ func (g *group) close(ctx context.Context) error {
 func (g *group) doClose(ctx context.Context) error {
 	close(g.stop)
 	g.wg.Wait()
+	g.fwd.close()
 	errs := []error{g.batcher.close(ctx)}
+	g.fwdServer.close()
 	if err := g.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("shut raft down: %w", err))
 	}

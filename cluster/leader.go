@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -58,38 +57,15 @@ func (g *group) startLeading() func() {
 }
 
 // lead is the leader's work for one term: wait until everything committed
-// before this term is applied, remove the members of this node's previous
-// runs (once per session), then run the timers until ctx ends.
+// before this term is applied, then run the timers until ctx ends. (The
+// members of this node's previous runs are removed by resetOwnRuns, on
+// leaders and followers alike.)
 func (g *group) lead(ctx context.Context) {
 	if err := waitFuture(ctx, g.raft.Barrier(0)); err != nil {
 		g.log.Debug("barrier after election failed", "err", err)
 		return
 	}
-	g.resetPreviousRun(ctx)
 	g.runTimers(ctx)
-}
-
-// resetPreviousRun proposes ResetNode for this node, keeping this session,
-// until it succeeds once or ctx ends. ResetNode is idempotent, so retrying
-// after an unknown outcome is safe.
-func (g *group) resetPreviousRun(ctx context.Context) {
-	if g.resetDone.Load() {
-		return
-	}
-	cmd := queue.ResetNode{Node: g.nodeID, Keep: g.session}
-	for ctx.Err() == nil {
-		res, err := g.batcher.propose(ctx, cmd)
-		if err == nil {
-			g.resetDone.Store(true)
-			g.logReset(res)
-			return
-		}
-		if errors.Is(err, ErrClosed) || errors.Is(err, ErrNotLeader) {
-			return // the next leadership of this session tries again
-		}
-		g.log.Warn("reset of previous runs failed; retrying", "err", err)
-		sleepCtx(ctx, resetRetry)
-	}
 }
 
 func (g *group) logReset(res queue.Result) {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -46,25 +47,29 @@ func (s *tcpStreamLayer) Addr() net.Addr {
 	return s.Listener.Addr()
 }
 
-// newTransport listens on bind and returns raft's network transport over it.
-// advertise may be empty (peers dial the bound address, which must then be a
-// concrete IP; port 0 resolves to the port the kernel chose).
-func newTransport(bind, advertise string, logger hclog.Logger) (*raft.NetworkTransport, error) {
+// newTransport listens on bind and returns raft's network transport over it,
+// and the listener's mux, which also carries forward connections
+// (forward_mux.go). advertise may be empty (peers dial the bound address,
+// which must then be a concrete IP; port 0 resolves to the port the kernel
+// chose). Closing the transport closes the mux.
+func newTransport(bind, advertise string, logger hclog.Logger, log *slog.Logger) (*raft.NetworkTransport, *muxListener, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
-		return nil, fmt.Errorf("listen on raft address %s: %w", bind, err)
+		return nil, nil, fmt.Errorf("listen on raft address %s: %w", bind, err)
 	}
-	layer := &tcpStreamLayer{Listener: ln}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); advertise == "" && (!ok || tcp.IP.IsUnspecified()) {
+		_ = ln.Close()
+		return nil, nil, fmt.Errorf("raft bind address %s is not dialable by peers: set the advertise address", bind)
+	}
+	mux := newMuxListener(ln, log)
+	layer := &tcpStreamLayer{Listener: mux}
 	if advertise != "" {
 		layer.advertise = advertisedAddr(advertise)
-	} else if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || tcp.IP.IsUnspecified() {
-		_ = ln.Close()
-		return nil, fmt.Errorf("raft bind address %s is not dialable by peers: set the advertise address", bind)
 	}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  layer,
 		MaxPool: transportMaxPool,
 		Timeout: transportTimeout,
 		Logger:  logger,
-	}), nil
+	}), mux, nil
 }

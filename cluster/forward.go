@@ -1,0 +1,247 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/carriermq/carrier/queue"
+)
+
+// Forwarding settings.
+const (
+	// forwardWindow is how many forward requests one connection keeps in
+	// flight (pipelining); the sender blocks beyond it.
+	forwardWindow = 64
+	// forwardDialTimeout bounds one connection attempt to the leader.
+	forwardDialTimeout = time.Second
+	// forwardRetry is the pause between attempts to find and reach a leader.
+	forwardRetry = 20 * time.Millisecond
+)
+
+// errConnDead: the request was not written because the connection had
+// already failed; it may be sent again on a new one.
+var errConnDead = errors.New("forward connection closed")
+
+// forwarder sends the proposals of a follower to the leader. Proposers
+// enqueue on pack (a batcher used only as a packing queue: it is never
+// started, it has no raft); one goroutine (run) packs every proposal
+// waiting into one forward request, up to the batch limits, and writes it
+// on a persistent connection to the leader; the connection's reader answers
+// each proposal with the leader's outcome. Many requests are in flight per
+// connection (forwardWindow), and requests keep their order on the wire, so
+// the commands of one connection enter the leader's batcher in order.
+//
+// When this node is the leader by the time a batch is sent, the batch goes
+// to the local batcher instead. With no leader known, a batch waits up to
+// leaderWait for one, then fails with ErrNotLeader.
+//
+// Lifetime: start launches run; close stops it, closes the connection
+// (requests in flight get ErrClosed and ErrUnknownOutcome), answers the
+// queued proposals with ErrClosed and waits for every goroutine.
+type forwarder struct {
+	g          *group
+	log        *slog.Logger
+	pack       *batcher
+	leaderWait time.Duration
+	conn       *fwdConn // owned by run
+	wg         sync.WaitGroup
+
+	requests atomic.Uint64 // forward requests written
+	commands atomic.Uint64 // commands in those requests
+}
+
+func newForwarder(g *group, cfg Config) *forwarder {
+	return &forwarder{
+		g:          g,
+		log:        g.log.With("part", "forward"),
+		pack:       newBatcher(nil, cfg, g.log),
+		leaderWait: cfg.HeartbeatTimeout + 2*cfg.ElectionTimeout,
+	}
+}
+
+func (f *forwarder) start() {
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		f.run()
+	}()
+}
+
+// close stops the forwarder; it must be called once, before the local
+// batcher is closed (batches handed to it must still be answered).
+func (f *forwarder) close() {
+	close(f.pack.stop)
+	f.wg.Wait()
+	f.pack.failQueued()
+	close(f.pack.dead)
+}
+
+// propose forwards cmd and waits for its outcome, then, once it succeeded,
+// until this node has applied the entry that carried it, so that a read on
+// this node right after sees the write. If ctx ends during that last wait
+// the command is committed: its result is returned all the same.
+func (f *forwarder) propose(ctx context.Context, cmd queue.Command) (queue.Result, error) {
+	p, err := f.pack.enqueue(ctx, cmd)
+	if err != nil {
+		return queue.Result{}, err
+	}
+	o := f.g.batcher.await(ctx, p)
+	if o.err != nil {
+		return o.res, o.err
+	}
+	f.g.waitApplied(ctx, o.index)
+	return o.res, nil
+}
+
+// run packs and dispatches batches until stop is closed.
+func (f *forwarder) run() {
+	defer f.dropConn(fmt.Errorf("%w (%w): node closing", ErrClosed, ErrUnknownOutcome))
+	for {
+		first := f.pack.next()
+		if first == nil {
+			return
+		}
+		if batch := f.pack.collect(first); len(batch) > 0 {
+			f.dispatch(batch)
+		}
+	}
+}
+
+// dispatch sends batch to the leader, retrying while no leader is known or
+// reachable, up to leaderWait. Every proposal of batch is answered: by the
+// connection, by the local batcher, or here.
+func (f *forwarder) dispatch(batch []*proposal) {
+	deadline := time.Now().Add(f.leaderWait)
+	for {
+		if batch = dropExpired(batch); len(batch) == 0 {
+			return
+		}
+		err := f.tryDispatch(batch)
+		if err == nil {
+			return
+		}
+		if f.stopping() {
+			f.pack.fail(batch, ErrClosed)
+			return
+		}
+		if time.Now().After(deadline) {
+			f.pack.fail(batch, fmt.Errorf("%w: %w", ErrNotLeader, err))
+			return
+		}
+		f.pause(forwardRetry)
+	}
+}
+
+// tryDispatch makes one attempt; an error means batch was not sent.
+func (f *forwarder) tryDispatch(batch []*proposal) error {
+	addr, id := f.g.raft.LeaderWithID()
+	switch {
+	case id == "":
+		return errors.New("no leader known")
+	case string(id) == f.g.nodeID:
+		if f.g.raft.State() != raft.Leader {
+			return errors.New("this node is named leader but is not leading yet")
+		}
+		f.proposeLocally(batch)
+		return nil
+	}
+	c, err := f.connect(string(id), string(addr))
+	if err != nil {
+		return err
+	}
+	kept, data := f.pack.encode(0, batch)
+	if len(kept) == 0 {
+		return nil // every command was refused by the encoder (and answered)
+	}
+	return c.send(kept, data, f.pack.stop)
+}
+
+// proposeLocally hands batch, in order, to this node's batcher, which
+// answers each proposal.
+func (f *forwarder) proposeLocally(batch []*proposal) {
+	b := f.g.batcher
+	for _, p := range batch {
+		select {
+		case b.queue <- p:
+		case <-b.stop:
+			p.done <- outcome{err: ErrClosed}
+		}
+	}
+}
+
+// connect returns the connection to leader id, dialing a new one when there
+// is none or it failed, or the leader changed (the old connection is closed:
+// its requests in flight end with ErrUnknownOutcome).
+func (f *forwarder) connect(id, addr string) (*fwdConn, error) {
+	if c := f.conn; c != nil {
+		if c.leader == id && !c.isDead() {
+			return c, nil
+		}
+		f.dropConn(fmt.Errorf("%w: the leader changed from %s to %s", ErrUnknownOutcome, c.leader, id))
+	}
+	nc, err := net.DialTimeout("tcp", addr, forwardDialTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("dial leader %s at %s: %w", id, addr, err)
+	}
+	if _, err := nc.Write([]byte{forwardStreamByte, forwardVersion}); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("open forward stream to %s: %w", id, err)
+	}
+	f.conn = newFwdConn(nc, id, f.log, &f.requests, &f.commands)
+	f.wg.Add(1)
+	go func(c *fwdConn) {
+		defer f.wg.Done()
+		c.readLoop()
+	}(f.conn)
+	return f.conn, nil
+}
+
+// dropConn closes the current connection, answering its requests in
+// flight with err.
+func (f *forwarder) dropConn(err error) {
+	if f.conn != nil {
+		f.conn.close(err)
+		f.conn = nil
+	}
+}
+
+func (f *forwarder) stopping() bool {
+	select {
+	case <-f.pack.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// pause sleeps for d or until stop.
+func (f *forwarder) pause(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-f.pack.stop:
+	}
+}
+
+// dropExpired answers the proposals whose context ended (their proposers
+// have returned, not proposed) and returns the others.
+func dropExpired(batch []*proposal) []*proposal {
+	kept := batch[:0]
+	for _, p := range batch {
+		if err := p.ctx.Err(); err != nil {
+			p.done <- outcome{err: fmt.Errorf("propose: %w", err)}
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept
+}
