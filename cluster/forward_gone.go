@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/carriermq/carrier/queue"
@@ -20,6 +21,41 @@ const (
 // keep (empty: none).
 type goneNode struct{ id, keep string }
 
+// goneWorker is the queue of clean-ups and the set of nodes queued or being
+// cleaned up (so a level-triggered caller does not queue one twice).
+type goneWorker struct {
+	queue chan goneNode
+	mu    sync.Mutex
+	busy  map[string]bool // guarded by mu
+}
+
+func newGoneWorker() *goneWorker {
+	return &goneWorker{queue: make(chan goneNode, goneQueue), busy: make(map[string]bool)}
+}
+
+// add queues n unless a clean-up of that node is queued or running, or the
+// queue is full; it never blocks.
+func (w *goneWorker) add(n goneNode) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.busy[n.id] {
+		return true
+	}
+	select {
+	case w.queue <- n:
+		w.busy[n.id] = true
+		return true
+	default:
+		return false
+	}
+}
+
+func (w *goneWorker) done(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.busy, id)
+}
+
 // nodeGone asks the cluster to remove the group members of node id, but
 // those of session keep (empty: all of them), so their unacked messages
 // are redelivered to members on live nodes. Membership calls it when
@@ -34,11 +70,43 @@ func (g *group) nodeGone(id, keep string) {
 	if id == g.nodeID {
 		return // this node's own runs are reset by resetOwnRuns
 	}
-	select {
-	case g.gone <- goneNode{id: id, keep: keep}:
-	default:
+	if !g.gone.add(goneNode{id: id, keep: keep}) {
 		g.log.Warn("dropping a node-gone report: clean-up queue full", "gone", id)
 	}
+}
+
+// cleanUpDead removes the group members of every node of dead (ids gossip
+// reports dead or left) that still has members in the state. It is
+// level-triggered and cheap when there is nothing to do, so membership can
+// call it on every round (on the leader, or on any node: the proposals are
+// forwarded); it never blocks.
+func (n *Node) cleanUpDead(dead []string) {
+	g := n.group
+	if len(dead) == 0 {
+		return
+	}
+	with := g.nodesWithMembers()
+	for _, id := range dead {
+		if with[id] {
+			g.nodeGone(id, "")
+		}
+	}
+}
+
+// nodesWithMembers is the set of nodes some group member is on.
+func (g *group) nodesWithMembers() map[string]bool {
+	nodes := map[string]bool{}
+	g.fsm.view(func(s *queue.State) {
+		for _, q := range s.Queues() {
+			for _, gi := range q.Groups {
+				refs, _ := s.Members(q.Name, gi.Name)
+				for _, r := range refs {
+					nodes[r.Node] = true
+				}
+			}
+		}
+	})
+	return nodes
 }
 
 // cleanUpGone proposes ResetNode for each gone node, until stop.
@@ -49,8 +117,9 @@ func (g *group) cleanUpGone() {
 		select {
 		case <-ctx.Done():
 			return
-		case n := <-g.gone:
+		case n := <-g.gone.queue:
 			g.resetGone(ctx, n)
+			g.gone.done(n.id)
 		}
 	}
 }

@@ -36,11 +36,13 @@ type muxListener struct {
 	wg    sync.WaitGroup
 	once  sync.Once
 	mu    sync.Mutex
-	onFwd func(net.Conn) // guarded by mu; nil: forward connections are refused
+	onFwd func(net.Conn)       // guarded by mu; nil: forward connections are refused
+	conns map[*prefixConn]bool // guarded by mu; raft's open connections
 }
 
 func newMuxListener(ln net.Listener, log *slog.Logger) *muxListener {
-	m := &muxListener{Listener: ln, log: log, raft: make(chan net.Conn), done: make(chan struct{})}
+	m := &muxListener{Listener: ln, log: log, raft: make(chan net.Conn), done: make(chan struct{}),
+		conns: make(map[*prefixConn]bool)}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -74,15 +76,42 @@ func (m *muxListener) Accept() (net.Conn, error) {
 }
 
 // Close stops accepting, closes the listener and waits for the accept loop
-// and the connections still being classified. Later calls return nil.
+// and the connections still being classified, then closes the connections
+// handed to raft (raft's transport leaves accepted connections open until
+// the peer closes them; their handler goroutines would outlive the node).
+// Later calls return nil.
 func (m *muxListener) Close() error {
 	var err error
 	m.once.Do(func() {
 		close(m.done)
 		err = m.Listener.Close()
 		m.wg.Wait()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for c := range m.conns {
+			_ = c.Conn.Close()
+		}
 	})
 	return err
+}
+
+// track records c as open (false when the mux is closed), untrack as closed.
+func (m *muxListener) track(c *prefixConn) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-m.done:
+		return false
+	default:
+	}
+	m.conns[c] = true
+	return true
+}
+
+func (m *muxListener) untrack(c *prefixConn) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.conns, c)
 }
 
 func (m *muxListener) acceptLoop() {
@@ -125,10 +154,15 @@ func (m *muxListener) route(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	select {
-	case m.raft <- &prefixConn{Conn: c, first: first[:]}:
-	case <-m.done:
+	pc := &prefixConn{Conn: c, first: first[:], mux: m}
+	if !m.track(pc) {
 		_ = c.Close()
+		return
+	}
+	select {
+	case m.raft <- pc:
+	case <-m.done:
+		_ = pc.Close()
 	}
 }
 
@@ -137,6 +171,13 @@ func (m *muxListener) route(c net.Conn) {
 type prefixConn struct {
 	net.Conn
 	first []byte
+	mux   *muxListener
+}
+
+// Close closes the connection and forgets it.
+func (c *prefixConn) Close() error {
+	c.mux.untrack(c)
+	return c.Conn.Close()
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -378,7 +379,8 @@ func TestGroupAcrossFollowers(t *testing.T) {
 	}
 }
 
-// TestNodeGoneRedelivers: a member's node is closed and reported gone; the
+// TestNodeGoneRedelivers: a member's node is closed and reported dead to a
+// follower (cleanUpDead, then nodeGone, forwarded to the leader); the
 // message it held unacked is redelivered to a member on another node.
 func TestNodeGoneRedelivers(t *testing.T) {
 	nodes := startTrio(t)
@@ -395,7 +397,7 @@ func TestNodeGoneRedelivers(t *testing.T) {
 	mustPropose(t, live, queue.Join{Queue: "q", Group: "g",
 		Member: queue.MemberRef{ID: "on-live", Node: live.ID(), Session: live.Session()}, Config: group})
 	closeNode(t, gone)
-	live.nodeGone(gone.ID(), "")
+	live.cleanUpDead([]string{"n9", gone.ID()}) // n9 has no members: nothing to do
 	events.waitEvent(t, "redelivery to the member on a live node", deliverTo("on-live", seq, 2))
 	var members []queue.MemberRef
 	live.View(func(s *queue.State) { members, _ = s.Members("q", "g") })
@@ -404,15 +406,25 @@ func TestNodeGoneRedelivers(t *testing.T) {
 	}
 }
 
-// TestForwardClose: a follower's Close answers its queued proposals and
-// ends every forwarding goroutine (the goroutine-leak test covers a node;
-// this one a follower with a live forward connection).
+// TestForwardClose: a closed follower refuses proposals with ErrClosed,
+// and once the three nodes are closed no goroutine of theirs is left:
+// forward connections (both ends), the mux and the workers all end.
 func TestForwardClose(t *testing.T) {
+	before := runtime.NumGoroutine()
 	nodes := startTrio(t)
-	_, fs := split(t, nodes)
+	leader, fs := split(t, nodes)
 	mustPropose(t, fs[0], queue.CreateQueue{Name: "q"})
+	publishOne(t, fs[1], "q", "a")
 	closeNode(t, fs[0])
 	if _, err := fs[0].Propose(context.Background(), queue.CreateQueue{Name: "r"}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Propose after Close: %v, want ErrClosed", err)
 	}
+	closeNode(t, leader)
+	closeNode(t, fs[1])
+	waitFor(t, "goroutines of the nodes to end", func() error {
+		if got := runtime.NumGoroutine(); got > before {
+			return fmt.Errorf("%d goroutines, %d before the nodes started", got, before)
+		}
+		return nil
+	})
 }

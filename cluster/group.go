@@ -41,7 +41,7 @@ type group struct {
 	fwd        *forwarder     // a follower's proposals to the leader (forward.go)
 	fwdServer  *fwdServer     // the leader's end of forwarding
 	appliedSig *appliedSignal // wakes proposers waiting for their entry to apply here
-	gone       chan goneNode  // nodes to clean up after (forward_gone.go)
+	gone       *goneWorker    // nodes to clean up after (forward_gone.go)
 
 	notify    chan bool     // raft's leadership notifications
 	kick      chan struct{} // wakes the timers after an apply (capacity 1)
@@ -60,7 +60,7 @@ func openGroup(cfg Config, session, dir string) (*group, error) {
 	g := &group{
 		nodeID: cfg.NodeID, session: session, log: log,
 		notify: make(chan bool, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}),
-		appliedSig: newAppliedSignal(), gone: make(chan goneNode, goneQueue),
+		appliedSig: newAppliedSignal(), gone: newGoneWorker(),
 	}
 	if err := g.open(cfg, dir); err != nil {
 		if g.raft != nil {
@@ -184,6 +184,7 @@ func (g *group) doClose(ctx context.Context) error {
 func (g *group) closeStores() error {
 	var errs []error
 	if g.transport != nil {
+		g.transport.CloseStreams() // pooled outgoing connections; Close leaves them open
 		if err := g.transport.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close transport: %w", err))
 		}
