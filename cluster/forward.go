@@ -51,7 +51,10 @@ type forwarder struct {
 	log        *slog.Logger
 	pack       *batcher
 	leaderWait time.Duration
-	conn       *fwdConn // owned by run
+	conn       *fwdConn                // owned by run
+	current    atomic.Pointer[fwdConn] // conn, for watchLeader
+	observer   *raft.Observer          // leader changes, for watchLeader
+	changes    chan raft.Observation   // observer's channel
 	wg         sync.WaitGroup
 
 	requests atomic.Uint64 // forward requests written
@@ -68,17 +71,26 @@ func newForwarder(g *group, cfg Config) *forwarder {
 }
 
 func (f *forwarder) start() {
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		f.run()
-	}()
+	f.changes = make(chan raft.Observation, 8)
+	f.observer = raft.NewObserver(f.changes, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	f.g.raft.RegisterObserver(f.observer)
+	for _, run := range []func(){f.run, f.watchLeader} {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			run()
+		}()
+	}
 }
 
 // close stops the forwarder; it must be called once, before the local
 // batcher is closed (batches handed to it must still be answered).
 func (f *forwarder) close() {
 	close(f.pack.stop)
+	f.g.raft.DeregisterObserver(f.observer)
 	f.wg.Wait()
 	f.pack.failQueued()
 	close(f.pack.dead)
@@ -196,6 +208,7 @@ func (f *forwarder) connect(id, addr string) (*fwdConn, error) {
 		return nil, fmt.Errorf("open forward stream to %s: %w", id, err)
 	}
 	f.conn = newFwdConn(nc, id, f.log, &f.requests, &f.commands)
+	f.current.Store(f.conn)
 	f.wg.Add(1)
 	go func(c *fwdConn) {
 		defer f.wg.Done()
@@ -210,6 +223,27 @@ func (f *forwarder) dropConn(err error) {
 	if f.conn != nil {
 		f.conn.close(err)
 		f.conn = nil
+		f.current.Store(nil)
+	}
+}
+
+// watchLeader closes the connection to a leader as soon as raft names
+// another one, so that requests waiting on a deposed leader that no longer
+// answers (paused, partitioned) end with ErrUnknownOutcome at once instead
+// of at their deadline, even when no new batch comes to notice the change.
+// A leader that is only unknown for a while keeps its connection: it may
+// still answer.
+func (f *forwarder) watchLeader() {
+	for {
+		select {
+		case <-f.pack.stop:
+			return
+		case <-f.changes:
+		}
+		_, id := f.g.raft.LeaderWithID()
+		if c := f.current.Load(); c != nil && id != "" && string(id) != c.leader {
+			c.close(fmt.Errorf("%w: the leader changed from %s to %s", ErrUnknownOutcome, c.leader, id))
+		}
 	}
 }
 

@@ -428,3 +428,32 @@ func TestForwardClose(t *testing.T) {
 		return nil
 	})
 }
+
+// TestForwardLeaderChangeClosesConnection: when raft names a new leader, a
+// follower closes its connection to the old one at once (requests a paused
+// or partitioned old leader holds end then, not at their deadline), and
+// its next write goes to the new leader.
+func TestForwardLeaderChangeClosesConnection(t *testing.T) {
+	nodes := startTrio(t)
+	leader, fs := split(t, nodes)
+	f := fs[0]
+	mustPropose(t, f, queue.CreateQueue{Name: "q"})
+	old := f.group.fwd.current.Load()
+	if old == nil || old.leader != leader.ID() {
+		t.Fatalf("follower's forward connection: %+v, want one to %s", old, leader.ID())
+	}
+	to := fs[1]
+	if err := leader.group.raft.LeadershipTransferToServer(raft.ServerID(to.ID()), raft.ServerAddress(to.RaftAddress())).Error(); err != nil {
+		t.Fatalf("leadership transfer: %v", err)
+	}
+	waitFor(t, "the connection to the old leader to close", func() error {
+		if !old.isDead() {
+			return errors.New("still open")
+		}
+		return nil
+	})
+	publishOne(t, f, "q", "after")
+	if c := f.group.fwd.current.Load(); c == nil || c.leader != to.ID() {
+		t.Errorf("after the transfer the follower forwards on %+v, want a connection to %s", c, to.ID())
+	}
+}
