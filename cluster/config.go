@@ -34,9 +34,14 @@ type Config struct {
 	HeartbeatTimeout   time.Duration
 	ElectionTimeout    time.Duration
 	LeaderLeaseTimeout time.Duration // must not exceed HeartbeatTimeout
-	SnapshotInterval   time.Duration // how often raft checks SnapshotThreshold
-	SnapshotThreshold  uint64        // entries since the last snapshot that trigger one
-	TrailingLogs       uint64        // entries kept after a snapshot for lagging followers
+	// CommitTimeout: after this long (randomised up to twice) without new
+	// entries, the leader sends each follower its commit index. A write
+	// forwarded by a follower returns once the follower applied it, so on an
+	// idle cluster this bounds that wait (DESIGN.md, forwarding).
+	CommitTimeout     time.Duration
+	SnapshotInterval  time.Duration // how often raft checks SnapshotThreshold
+	SnapshotThreshold uint64        // entries since the last snapshot that trigger one
+	TrailingLogs      uint64        // entries kept after a snapshot for lagging followers
 
 	MaxBatchCommands   int // commands per Raft entry (group commit)
 	MaxBatchBytes      int // estimated encoded bytes per Raft entry; a larger command goes alone
@@ -54,6 +59,7 @@ func DefaultConfig() Config {
 		HeartbeatTimeout:   500 * time.Millisecond,
 		ElectionTimeout:    500 * time.Millisecond,
 		LeaderLeaseTimeout: 250 * time.Millisecond,
+		CommitTimeout:      5 * time.Millisecond,
 		SnapshotInterval:   30 * time.Second,
 		SnapshotThreshold:  2048,
 		TrailingLogs:       1024,
@@ -87,6 +93,7 @@ func (c Config) Validate() error {
 	add(c.ElectionTimeout >= c.HeartbeatTimeout, "election timeout %v is below heartbeat timeout %v", c.ElectionTimeout, c.HeartbeatTimeout)
 	add(c.LeaderLeaseTimeout >= 5*time.Millisecond, "leader lease timeout %v is below 5ms", c.LeaderLeaseTimeout)
 	add(c.LeaderLeaseTimeout <= c.HeartbeatTimeout, "leader lease timeout %v exceeds heartbeat timeout %v", c.LeaderLeaseTimeout, c.HeartbeatTimeout)
+	add(c.CommitTimeout >= time.Millisecond, "commit timeout %v is below 1ms", c.CommitTimeout)
 	add(c.SnapshotInterval >= 5*time.Millisecond, "snapshot interval %v is below 5ms", c.SnapshotInterval)
 	add(c.SnapshotThreshold > 0, "snapshot threshold is 0")
 	add(c.MaxBatchCommands > 0, "max batch commands %d is not positive", c.MaxBatchCommands)
@@ -137,6 +144,7 @@ func (c Config) raftConfig(notify chan bool, logger *slog.Logger) *raft.Config {
 	rc.TrailingLogs = c.TrailingLogs
 	rc.MaxAppendEntries = c.MaxAppendEntries
 	rc.BatchApplyCh = true
+	rc.CommitTimeout = c.CommitTimeout
 	rc.NotifyCh = notify
 	rc.Logger = newHCLogger(logger, c.RaftLogLevel, "raft")
 	return rc

@@ -19,7 +19,7 @@ import (
 // three-voter cluster (an explicit configuration, as membership's
 // bootstrap-expect would make). It returns once every node is ready, knows
 // the same leader and has applied its own ResetNode.
-func startTrio(t *testing.T) []*Node {
+func startTrio(t testing.TB) []*Node {
 	t.Helper()
 	var nodes []*Node
 	var conf raft.Configuration
@@ -46,7 +46,7 @@ func startTrio(t *testing.T) []*Node {
 
 // waitTrio waits until every node is ready with the same leader and has
 // applied its own ResetNode.
-func waitTrio(t *testing.T, nodes []*Node) {
+func waitTrio(t testing.TB, nodes []*Node) {
 	t.Helper()
 	waitFor(t, "one leader, every node ready and reset", func() error {
 		leader := nodes[0].Status().Leader
@@ -66,7 +66,7 @@ func waitTrio(t *testing.T, nodes []*Node) {
 }
 
 // split returns the leader and the followers.
-func split(t *testing.T, nodes []*Node) (*Node, []*Node) {
+func split(t testing.TB, nodes []*Node) (*Node, []*Node) {
 	t.Helper()
 	var leader *Node
 	var followers []*Node
