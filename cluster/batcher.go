@@ -346,7 +346,9 @@ func commandSize(cmd queue.Command) int {
 func publishSize(p *queue.Publish) int {
 	n := commandOverhead + len(p.Queue)
 	for _, m := range p.Messages {
-		n += messageOverhead + int(m.Size())
+		if m != nil { // refused by the encoder later, with CodeBadCommand
+			n += messageOverhead + int(m.Size())
+		}
 	}
 	return n
 }

@@ -132,11 +132,15 @@ func (f *forwarder) run() {
 // connection, by the local batcher, or here.
 func (f *forwarder) dispatch(batch []*proposal) {
 	deadline := time.Now().Add(f.leaderWait)
-	for {
-		if batch = dropExpired(batch); len(batch) == 0 {
-			return
+	batch, data := f.pack.encode(0, batch) // answers the commands that cannot be encoded
+	for len(batch) > 0 {
+		if kept := dropExpired(batch); len(kept) != len(batch) {
+			if batch = kept; len(batch) == 0 {
+				return
+			}
+			_, data = f.pack.encode(0, batch) // cannot fail: each command encoded above
 		}
-		err := f.tryDispatch(batch)
+		err := f.tryDispatch(batch, data)
 		if err == nil {
 			return
 		}
@@ -152,8 +156,9 @@ func (f *forwarder) dispatch(batch []*proposal) {
 	}
 }
 
-// tryDispatch makes one attempt; an error means batch was not sent.
-func (f *forwarder) tryDispatch(batch []*proposal) error {
+// tryDispatch makes one attempt; an error means batch was not sent. data
+// is batch encoded as an entry.
+func (f *forwarder) tryDispatch(batch []*proposal, data []byte) error {
 	addr, id := f.g.raft.LeaderWithID()
 	switch {
 	case id == "":
@@ -169,11 +174,7 @@ func (f *forwarder) tryDispatch(batch []*proposal) error {
 	if err != nil {
 		return err
 	}
-	kept, data := f.pack.encode(0, batch)
-	if len(kept) == 0 {
-		return nil // every command was refused by the encoder (and answered)
-	}
-	return c.send(kept, data, f.pack.stop)
+	return c.send(batch, data, f.pack.stop)
 }
 
 // proposeLocally hands batch, in order, to this node's batcher, which
@@ -267,9 +268,9 @@ func (f *forwarder) pause(d time.Duration) {
 }
 
 // dropExpired answers the proposals whose context ended (their proposers
-// have returned, not proposed) and returns the others.
+// have returned, not proposed) and returns the others in a new slice.
 func dropExpired(batch []*proposal) []*proposal {
-	kept := batch[:0]
+	kept := make([]*proposal, 0, len(batch))
 	for _, p := range batch {
 		if err := p.ctx.Err(); err != nil {
 			p.done <- outcome{err: fmt.Errorf("propose: %w", err)}

@@ -112,6 +112,10 @@ func TestForwardedWriteVisibleOnFollower(t *testing.T) {
 	if err != nil || queue.CodeOf(res.Err) != queue.CodeQueueNotFound {
 		t.Errorf("publish to a missing queue: res.Err %v, err %v; want %s", res.Err, err, queue.CodeQueueNotFound)
 	}
+	_, err = fs[1].Propose(context.Background(), queue.Publish{Queue: "q", Messages: []*queue.Message{nil}})
+	if queue.CodeOf(err) != queue.CodeBadCommand {
+		t.Errorf("publish of a nil message through a follower: %v, want %s", err, queue.CodeBadCommand)
+	}
 	waitFor(t, "every node has the writes", func() error {
 		for _, n := range []*Node{leader, fs[1]} {
 			if got := readIDs(t, n, "q"); !slices.Equal(got, want) {
