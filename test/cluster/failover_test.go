@@ -28,9 +28,7 @@ func TestKillLeaderUnderLoad(t *testing.T) {
 		if err := leader.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if err := leader.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
+		mustBeReady(t, c, leader.WaitReady(ctx))
 		l.waitConfirmed(t, 20, 30*time.Second)
 		t.Logf("round %d: killed leader %s, restarted", round+1, leader.ID)
 	}
@@ -92,9 +90,7 @@ func TestRollingRestart(t *testing.T) {
 		if err := n.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if err := n.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
+		mustBeReady(t, c, n.WaitReady(ctx))
 		l.waitConfirmed(t, 20, 30*time.Second)
 	}
 	l.verify(t, c)
@@ -124,9 +120,7 @@ func TestFullStopStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mustBeReady(t, c, c.WaitReady(ctx))
 	checkVoters(t, c, c.Nodes())
 	stored, err := ReadAll(ctx, c.Nodes()[0], "full")
 	if err != nil {
