@@ -216,32 +216,16 @@ func checkSameContents(t *testing.T, c *Cluster, queue string) {
 	}
 }
 
-// knownCrashes are crashes of other components that a test can hit while
-// restarting a node, with what is known about them. A test that finds one in
-// a node's log skips, naming it, instead of failing on someone else's open bug
-// (and never passes: what it checked up to there is all it claims).
-var knownCrashes = []struct{ signature, why string }{
-	{"sealed segment has no index block", "raft-wal v0.4.0 cannot reopen a log whose uncommitted tail raft truncated " +
-		"(hashicorp/raft-wal#31; the fix, #33, is in no tagged release): the log store in cluster/ must handle it"},
-}
-
 // mustBeReady fails t when err (a readiness wait) is not nil, unless a node's
-// log shows a known crash: then t skips with its description.
+// log shows a known crash: then t skips with its description (never passes:
+// what it checked up to there is all it claims).
 func mustBeReady(t *testing.T, c *Cluster, err error) {
 	t.Helper()
 	if err == nil {
 		return
 	}
-	for _, n := range c.Nodes() {
-		b, rerr := os.ReadFile(n.LogPath)
-		if rerr != nil {
-			continue
-		}
-		for _, k := range knownCrashes {
-			if strings.Contains(string(b), k.signature) {
-				t.Skipf("node %s crashed on restart with %q: known bug: %s (readiness error: %v)", n.ID, k.signature, k.why, err)
-			}
-		}
+	if known := KnownCrash(c.Dir()); known != "" {
+		t.Skipf("a node crashed on restart: %s (readiness error: %v)", known, err)
 	}
 	t.Fatal(err)
 }

@@ -1,0 +1,53 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	clustertest "github.com/carriermq/carrier/test/cluster"
+)
+
+// TestFailoverSmoke runs two trials of the failover benchmark against a
+// freshly built carrier, so the command keeps working; it checks the shape
+// of the result, never its speed.
+func TestFailoverSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds carrier and runs a 3-node cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin, err := clustertest.Build(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing, err := clustertest.Supports(bin, "--join", "--bootstrap-expect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(missing) > 0 {
+		t.Skipf("carrier serve has no %s yet (membership of issue 3 has not landed)", strings.Join(missing, ", "))
+	}
+	var progress bytes.Buffer
+	dir := t.TempDir()
+	res, err := Failover(ctx, FailoverConfig{Bin: bin, Dir: dir, Trials: 2, Progress: &progress})
+	if known := clustertest.KnownCrash(dir); err != nil && known != "" {
+		t.Skipf("a node crashed on restart: %s (bench error: %v)", known, err)
+	}
+	if err != nil {
+		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
+	}
+	if len(res.Trials) != 2 || strings.Count(progress.String(), "\n") != 2 {
+		t.Fatalf("got %d trials and progress %q, want 2 of each", len(res.Trials), progress.String())
+	}
+	for i, tr := range res.Trials {
+		if tr.Failover <= 0 || tr.Killed == "" || tr.Via == "" || tr.Killed == tr.Via {
+			t.Errorf("trial %d: %+v: want a positive failover, killed leader and a different publishing node", i+1, tr)
+		}
+	}
+	if res.Max < res.P50 || res.P50 <= 0 {
+		t.Errorf("summary p50 %v max %v: want 0 < p50 <= max", res.P50, res.Max)
+	}
+}
