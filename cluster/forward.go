@@ -51,11 +51,14 @@ type forwarder struct {
 	log        *slog.Logger
 	pack       *batcher
 	leaderWait time.Duration
+	grace      time.Duration           // how long a connection to a former leader may still answer
 	conn       *fwdConn                // owned by run
 	current    atomic.Pointer[fwdConn] // conn, for watchLeader
 	observer   *raft.Observer          // leader changes, for watchLeader
 	changes    chan raft.Observation   // observer's channel
-	wg         sync.WaitGroup
+	retiring   chan *fwdConn           // connections to former leaders, closed after grace by watchLeader
+	loops      sync.WaitGroup          // run and watchLeader
+	readers    sync.WaitGroup          // the connections' readLoops
 
 	requests atomic.Uint64 // forward requests written
 	commands atomic.Uint64 // commands in those requests
@@ -67,6 +70,8 @@ func newForwarder(g *group, cfg Config) *forwarder {
 		log:        g.log.With("part", "forward"),
 		pack:       newBatcher(nil, cfg, g.log),
 		leaderWait: cfg.HeartbeatTimeout + 2*cfg.ElectionTimeout,
+		grace:      cfg.ElectionTimeout,
+		retiring:   make(chan *fwdConn, 16),
 	}
 }
 
@@ -78,9 +83,9 @@ func (f *forwarder) start() {
 	})
 	f.g.raft.RegisterObserver(f.observer)
 	for _, run := range []func(){f.run, f.watchLeader} {
-		f.wg.Add(1)
+		f.loops.Add(1)
 		go func() {
-			defer f.wg.Done()
+			defer f.loops.Done()
 			run()
 		}()
 	}
@@ -91,7 +96,11 @@ func (f *forwarder) start() {
 func (f *forwarder) close() {
 	close(f.pack.stop)
 	f.g.raft.DeregisterObserver(f.observer)
-	f.wg.Wait()
+	f.loops.Wait()
+	for len(f.retiring) > 0 { // retired after watchLeader returned
+		(<-f.retiring).close(errNodeClosing)
+	}
+	f.readers.Wait()
 	f.pack.failQueued()
 	close(f.pack.dead)
 }
@@ -100,22 +109,36 @@ func (f *forwarder) close() {
 // until this node has applied the entry that carried it, so that a read on
 // this node right after sees the write. If ctx ends during that last wait
 // the command is committed: its result is returned all the same.
+//
+// A command the node named leader refused without proposing it (it was
+// handing leadership over, or closing) is sent again, for up to leaderWait:
+// a graceful leader change then costs the client a pause, not an error.
 func (f *forwarder) propose(ctx context.Context, cmd queue.Command) (queue.Result, error) {
-	p, err := f.pack.enqueue(ctx, cmd)
-	if err != nil {
-		return queue.Result{}, err
+	deadline := time.Now().Add(f.leaderWait)
+	for {
+		p, err := f.pack.enqueue(ctx, cmd)
+		if err != nil {
+			return queue.Result{}, err
+		}
+		o := f.g.batcher.await(ctx, p)
+		if errors.Is(o.err, errLeaderRefused) && time.Now().Before(deadline) {
+			sleepCtx(ctx, forwardRetry)
+			continue
+		}
+		if o.err != nil {
+			return o.res, o.err
+		}
+		f.g.waitApplied(ctx, o.index)
+		return o.res, nil
 	}
-	o := f.g.batcher.await(ctx, p)
-	if o.err != nil {
-		return o.res, o.err
-	}
-	f.g.waitApplied(ctx, o.index)
-	return o.res, nil
 }
+
+// errNodeClosing answers requests in flight when the node closes.
+var errNodeClosing = fmt.Errorf("%w (%w): node closing", ErrClosed, ErrUnknownOutcome)
 
 // run packs and dispatches batches until stop is closed.
 func (f *forwarder) run() {
-	defer f.dropConn(fmt.Errorf("%w (%w): node closing", ErrClosed, ErrUnknownOutcome))
+	defer f.dropConn(errNodeClosing)
 	for {
 		first := f.pack.next()
 		if first == nil {
@@ -191,14 +214,17 @@ func (f *forwarder) proposeLocally(batch []*proposal) {
 }
 
 // connect returns the connection to leader id, dialing a new one when there
-// is none or it failed, or the leader changed (the old connection is closed:
-// its requests in flight end with ErrUnknownOutcome).
+// is none or it failed, or the leader changed (the old connection is
+// retired: it may answer its requests in flight for grace, then it is
+// closed and those left end with ErrUnknownOutcome).
 func (f *forwarder) connect(id, addr string) (*fwdConn, error) {
 	if c := f.conn; c != nil {
 		if c.leader == id && !c.isDead() {
 			return c, nil
 		}
-		f.dropConn(fmt.Errorf("%w: the leader changed from %s to %s", ErrUnknownOutcome, c.leader, id))
+		f.conn = nil
+		f.current.Store(nil)
+		f.retire(c)
 	}
 	nc, err := net.DialTimeout("tcp", addr, forwardDialTimeout)
 	if err != nil {
@@ -210,9 +236,9 @@ func (f *forwarder) connect(id, addr string) (*fwdConn, error) {
 	}
 	f.conn = newFwdConn(nc, id, f.log, &f.requests, &f.commands)
 	f.current.Store(f.conn)
-	f.wg.Add(1)
+	f.readers.Add(1)
 	go func(c *fwdConn) {
-		defer f.wg.Done()
+		defer f.readers.Done()
 		c.readLoop()
 	}(f.conn)
 	return f.conn, nil
@@ -228,24 +254,83 @@ func (f *forwarder) dropConn(err error) {
 	}
 }
 
-// watchLeader closes the connection to a leader as soon as raft names
-// another one, so that requests waiting on a deposed leader that no longer
-// answers (paused, partitioned) end with ErrUnknownOutcome at once instead
-// of at their deadline, even when no new batch comes to notice the change.
-// A leader that is only unknown for a while keeps its connection: it may
-// still answer.
+// retire hands c, a connection to a former leader, to watchLeader, which
+// closes it after grace (at once if too many are retiring).
+func (f *forwarder) retire(c *fwdConn) {
+	select {
+	case f.retiring <- c:
+	default:
+		c.close(fmt.Errorf("%w: the leader changed from %s", ErrUnknownOutcome, c.leader))
+	}
+}
+
+// retiree is a connection to a former leader and when to close it.
+type retiree struct {
+	c  *fwdConn
+	at time.Time
+}
+
+// watchLeader closes connections to former leaders grace after raft names
+// another leader, so that requests held by a deposed leader that no longer
+// answers (paused, partitioned) end with ErrUnknownOutcome then, instead of
+// at their deadline, even when no new batch comes to notice the change. The
+// grace lets a leader that handed over gracefully answer what it committed.
+// A leader that is only unknown for a while keeps its connection.
 func (f *forwarder) watchLeader() {
+	var draining []retiree
+	timer := time.NewTimer(time.Hour)
+	defer func() {
+		timer.Stop()
+		for _, r := range draining {
+			r.c.close(errNodeClosing)
+		}
+	}()
 	for {
 		select {
 		case <-f.pack.stop:
 			return
 		case <-f.changes:
+			_, id := f.g.raft.LeaderWithID()
+			if c := f.current.Load(); c != nil && id != "" && string(id) != c.leader {
+				draining = append(draining, retiree{c: c, at: time.Now().Add(f.grace)})
+			}
+		case c := <-f.retiring:
+			draining = append(draining, retiree{c: c, at: time.Now().Add(f.grace)})
+		case <-timer.C:
 		}
-		_, id := f.g.raft.LeaderWithID()
-		if c := f.current.Load(); c != nil && id != "" && string(id) != c.leader {
-			c.close(fmt.Errorf("%w: the leader changed from %s to %s", ErrUnknownOutcome, c.leader, id))
+		draining = closeDue(draining)
+		resetTimer(timer, draining)
+	}
+}
+
+// closeDue closes the connections whose grace has passed and returns the others.
+func closeDue(draining []retiree) []retiree {
+	kept := draining[:0]
+	now := time.Now()
+	for _, r := range draining {
+		if now.Before(r.at) {
+			kept = append(kept, r)
+			continue
+		}
+		r.c.close(fmt.Errorf("%w: the leader changed from %s", ErrUnknownOutcome, r.c.leader))
+	}
+	return kept
+}
+
+// resetTimer sets t to fire at the earliest close time of draining (never
+// when it is empty).
+func resetTimer(t *time.Timer, draining []retiree) {
+	t.Stop()
+	if len(draining) == 0 {
+		return
+	}
+	next := draining[0].at
+	for _, r := range draining[1:] {
+		if r.at.Before(next) {
+			next = r.at
 		}
 	}
+	t.Reset(time.Until(next))
 }
 
 func (f *forwarder) stopping() bool {

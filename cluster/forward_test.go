@@ -461,3 +461,43 @@ func TestForwardLeaderChangeClosesConnection(t *testing.T) {
 		t.Errorf("after the transfer the follower forwards on %+v, want a connection to %s", c, to.ID())
 	}
 }
+
+// TestForwardLeadershipTransfer: producers on both followers keep
+// publishing while the leader hands leadership to one of them (what
+// SIGTERM does). Every publish is confirmed once, and what was confirmed is
+// stored at its seq on every node. (Refused commands are sent again by the
+// follower; unknown outcomes, rare here, are retried by the producer.)
+func TestForwardLeadershipTransfer(t *testing.T) {
+	nodes := startTrio(t)
+	leader, fs := split(t, nodes)
+	mustPropose(t, leader, queue.CreateQueue{Name: "q"})
+	got := &confirmed{seqs: map[string]uint64{}, errs: map[string]int{}}
+	const producers, perProducer = 4, 40
+	var wg sync.WaitGroup
+	for i := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := fs[i%len(fs)]
+			produce(t, f, fmt.Sprintf("%s-p%d", f.ID(), i), perProducer, got)
+		}()
+	}
+	waitFor(t, "some confirmed publishes", func() error {
+		if c := got.count(); c < 30 {
+			return fmt.Errorf("%d confirmed", c)
+		}
+		return nil
+	})
+	to := fs[1]
+	if err := leader.group.raft.LeadershipTransferToServer(raft.ServerID(to.ID()), raft.ServerAddress(to.RaftAddress())).Error(); err != nil {
+		t.Fatalf("leadership transfer: %v", err)
+	}
+	wg.Wait()
+	if c := got.count(); c != producers*perProducer {
+		t.Fatalf("%d confirmed publishes, want %d", c, producers*perProducer)
+	}
+	t.Logf("errors the producers saw: %v", got.errs)
+	for _, n := range nodes {
+		checkConfirmed(t, n, got.seqs)
+	}
+}

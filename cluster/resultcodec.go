@@ -21,6 +21,11 @@ const (
 	statusRejected    byte = 4 // not proposed: the command is invalid (a *queue.Error)
 )
 
+// errLeaderRefused marks a not-leader outcome that the node named leader
+// answered: the command was not proposed, and the follower may send it
+// again to the next leader.
+var errLeaderRefused = errors.New("refused by the former leader")
+
 // Error kinds inside a Result.
 const (
 	errNone  byte = 0
@@ -159,7 +164,7 @@ func (r *resultReader) outcome(leader string) outcome {
 	case statusRejected:
 		return outcome{err: r.error()}
 	case statusNotLeader:
-		return outcome{err: fmt.Errorf("%w: forwarded to %s: %s", ErrNotLeader, leader, r.string())}
+		return outcome{err: fmt.Errorf("%w (%w): forwarded to %s: %s", ErrNotLeader, errLeaderRefused, leader, r.string())}
 	case statusUnknown:
 		return outcome{err: fmt.Errorf("%w: forwarded to %s: %s", ErrUnknownOutcome, leader, r.string())}
 	case statusUnavailable:
