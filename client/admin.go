@@ -127,6 +127,30 @@ func (a *Admin) Cluster(ctx context.Context) (protocol.ClusterStatus, error) {
 	return out, err
 }
 
+// RemoveMember removes the node id from the cluster's Raft configuration
+// (scale-down); a follower forwards the call to the leader.
+func (a *Admin) RemoveMember(ctx context.Context, id string) (protocol.MemberChange, error) {
+	var out protocol.MemberChange
+	err := a.call(ctx, http.MethodPost, "/v1/cluster/members/"+url.PathEscape(id)+"/remove", nil, &out)
+	return out, err
+}
+
+// AddMember adds a node as a nonvoter (the explicit re-add of a removed
+// node); the leader promotes it once it has caught up.
+func (a *Admin) AddMember(ctx context.Context, id, raftAddress string) (protocol.MemberChange, error) {
+	var out protocol.MemberChange
+	err := a.call(ctx, http.MethodPost, "/v1/cluster/members", protocol.AddMemberRequest{ID: id, RaftAddress: raftAddress}, &out)
+	return out, err
+}
+
+// Leave makes the node this Admin talks to leave the cluster: it is removed
+// from the Raft configuration, then leaves gossip.
+func (a *Admin) Leave(ctx context.Context) (protocol.MemberChange, error) {
+	var out protocol.MemberChange
+	err := a.call(ctx, http.MethodPost, "/v1/cluster/leave", nil, &out)
+	return out, err
+}
+
 // Ready returns nil when the node answers /readyz with 200, else why not.
 func (a *Admin) Ready(ctx context.Context) error {
 	return a.call(ctx, http.MethodGet, "/readyz", nil, nil)

@@ -13,7 +13,8 @@ import (
 // with which configuration. It is the Consul rule, made strict:
 //   - if any peer reports Raft state or membership of a cluster, never
 //     (a cluster exists; this node waits to be added);
-//   - only when exactly expect live peers are seen, all empty, all with the
+//   - only when exactly expect live peers with an expect are seen (nodes
+//     started without one only wait to be added), all empty, all with the
 //     same expect and a Raft address: every one of them computes the same
 //     configuration (all voters, sorted by id) and bootstraps with it, which
 //     raft accepts as one cluster.
@@ -29,6 +30,9 @@ func bootstrapPlan(expect int, peers []peer) (raft.Configuration, string) {
 		}
 		if p.Meta.HasState || p.Meta.InCluster {
 			return raft.Configuration{}, fmt.Sprintf("node %s already has Raft state: waiting to be added", p.Name)
+		}
+		if p.Meta.Expect == 0 {
+			continue // joins without bootstrap-expect: it waits to be added, and does not count
 		}
 		live = append(live, p)
 	}

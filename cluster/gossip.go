@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -197,16 +196,18 @@ func (g *gossip) snapshot() []peer {
 	return out
 }
 
-// leave broadcasts this node's departure and stops gossip. Safe to call once.
+// leave broadcasts this node's departure and stops gossip. Safe to call
+// once. A leave broadcast nobody acknowledged in time (every peer is down,
+// as when a whole cluster stops) is logged, not returned: the peers that
+// come back learn it from the node's next alive message.
 func (g *gossip) leave() error {
-	var errs []error
 	if err := g.ml.Leave(leaveTimeout); err != nil {
-		errs = append(errs, fmt.Errorf("leave gossip: %w", err))
+		g.log.Warn("gossip leave not acknowledged", "err", err)
 	}
 	if err := g.ml.Shutdown(); err != nil {
-		errs = append(errs, fmt.Errorf("stop gossip: %w", err))
+		return fmt.Errorf("stop gossip: %w", err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // record updates the peer table from a memberlist node and wakes the loop.

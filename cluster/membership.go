@@ -29,8 +29,8 @@ var (
 	ErrUnknownMember = errors.New("unknown member")
 	// ErrLastVoter: the change would leave the cluster without enough voters.
 	ErrLastVoter = errors.New("would remove the last voter")
-	// ErrNoGossip: the node runs without gossip (a single node).
-	ErrNoGossip = errors.New("gossip is not enabled on this node")
+	// ErrInvalidMember: the member to add has no id or no dialable Raft address.
+	ErrInvalidMember = errors.New("invalid member")
 )
 
 // membership runs the node's gossip and the Raft membership rules: join,

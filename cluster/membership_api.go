@@ -62,10 +62,10 @@ func (n *Node) AddMember(ctx context.Context, id, raftAddress string) error {
 		return ErrNotLeader
 	}
 	if id == "" || raftAddress == "" {
-		return fmt.Errorf("add member: id and raft address are required: %w", ErrUnknownMember)
+		return fmt.Errorf("add member: id and raft address are required: %w", ErrInvalidMember)
 	}
 	if err := validateAddr("member raft", raftAddress, true); err != nil {
-		return fmt.Errorf("add member %s: %w", id, err)
+		return fmt.Errorf("add member %s: %w: %w", id, ErrInvalidMember, err)
 	}
 	f := g.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(raftAddress), 0, changeTimeout)
 	if err := waitFuture(ctx, f); err != nil {
@@ -110,14 +110,15 @@ func (n *Node) LeaveGossip() error {
 	return err
 }
 
-// LeaderAPIAddress is the API address the leader gossips, if known.
+// LeaderAPIAddress is the API address the leader gossips, if the leader is
+// known and alive in gossip.
 func (n *Node) LeaderAPIAddress() (string, bool) {
 	_, leader := n.group.raft.LeaderWithID()
 	if leader == "" || n.members == nil {
 		return "", false
 	}
 	for _, p := range n.members.gossip.snapshot() {
-		if p.Name == string(leader) && p.Meta.APIAddr != "" {
+		if p.Name == string(leader) && p.State == "alive" && p.Meta.APIAddr != "" {
 			return p.Meta.APIAddr, true
 		}
 	}

@@ -290,6 +290,7 @@ func TestBootstrapPlan(t *testing.T) {
 		{"one has state", []peer{empty("a", 3), empty("b", 3), withState}, nil, "node c already has Raft state"},
 		{"dead ones do not count", []peer{empty("a", 3), empty("b", 3), dead}, nil, "2 empty nodes seen"},
 		{"expect mismatch", []peer{empty("a", 3), empty("b", 3), empty("c", 5)}, nil, "node c expects 5"},
+		{"joiners without expect do not count", []peer{empty("a", 3), empty("b", 3), empty("c", 3), empty("d", 0)}, []string{"a", "b", "c"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -305,5 +306,31 @@ func TestBootstrapPlan(t *testing.T) {
 				t.Errorf("plan = %v, %q; want %v, %q", ids, why, tt.wantIDs, tt.wantWhy)
 			}
 		})
+	}
+}
+
+// TestReadyOnlyAfterReplay restarts a node with messages in its log: the
+// first time Ready says yes, every stored message is already readable.
+func TestReadyOnlyAfterReplay(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n := startNode(t, cfg)
+	mustPropose(t, n, queue.CreateQueue{Name: "q"})
+	var want []string
+	for i := range 20 {
+		id := fmt.Sprintf("m%d", i)
+		publishOne(t, n, "q", id)
+		want = append(want, id)
+	}
+	cfg.RaftBind = n.RaftAddress()
+	closeNode(t, n)
+
+	n2, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { closeNode(t, n2) })
+	waitFor(t, "ready after restart", n2.Ready)
+	if got := readIDsQuiet(n2, "q"); !slices.Equal(got, want) {
+		t.Errorf("ids when first ready = %v, want %v", got, want)
 	}
 }

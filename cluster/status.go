@@ -90,8 +90,10 @@ func (g *group) members(leader raft.ServerID) []Member {
 	return out
 }
 
-// Ready returns nil when the node is a member that knows a leader and has
-// applied close to the commit index, or an error saying why not.
+// Ready returns nil when the node is a member of its latest configuration
+// (voter or nonvoter), knows a leader, has applied this run's ResetNode
+// (its log replayed) and has applied close to the commit index, or an
+// error saying why not.
 //
 // "Applied" here is raft's applied index: entries handed to the apply
 // goroutine, including the no-op and barrier entries the FSM never sees
@@ -108,11 +110,35 @@ func (n *Node) Ready() error {
 	if _, id := g.raft.LeaderWithID(); id == "" {
 		return errors.New("no leader known")
 	}
+	if !g.resetDone.Load() {
+		// This run's ResetNode is applied here only after everything
+		// committed before it: until then the node may still be replaying
+		// its log (a leader's commit index says nothing before its term's
+		// first commit, so the lag check alone would pass too early).
+		return errors.New("replaying: this run's first entry is not applied yet")
+	}
+	if !g.isMember() {
+		return errors.New("not a member of the cluster configuration (removed, or not added yet)")
+	}
 	commit, applied := g.raft.CommitIndex(), g.raft.AppliedIndex()
 	if commit > applied+readyLag {
 		return fmt.Errorf("applied index %d trails commit index %d by more than %d", applied, commit, readyLag)
 	}
 	return nil
+}
+
+// isMember reports whether this node is in its latest Raft configuration.
+func (g *group) isMember() bool {
+	f := g.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if string(s.ID) == g.nodeID {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats reports the group commit's counters.

@@ -166,7 +166,8 @@ func deadLetterToWire(d queue.DeadLetter) protocol.DeadLetter {
 func statusToWire(s cluster.Status) protocol.ClusterStatus {
 	members := make([]protocol.ClusterMember, len(s.Members))
 	for i, m := range s.Members {
-		members[i] = protocol.ClusterMember{ID: m.ID, Address: m.Address, Suffrage: m.Suffrage, Leader: m.Leader}
+		members[i] = protocol.ClusterMember{ID: m.ID, Address: m.Address, Suffrage: m.Suffrage, Leader: m.Leader,
+			Gossip: m.Gossip, GossipAddr: m.GossipAddr, APIAddress: m.APIAddress, Applied: m.Applied, Version: m.Version}
 	}
 	return protocol.ClusterStatus{NodeID: s.NodeID, State: s.State, Leader: s.Leader, Term: s.Term,
 		CommitIndex: s.CommitIndex, AppliedIndex: s.AppliedIndex, LastLogIndex: s.LastLogIndex, Members: members}

@@ -133,12 +133,31 @@ type ClusterStatus struct {
 	Members      []ClusterMember `json:"members"`
 }
 
-// ClusterMember is one server of the Raft configuration.
+// ClusterMember is one server of the Raft configuration, or a node gossip
+// knows that is not in it (suffrage "None").
 type ClusterMember struct {
 	ID       string `json:"id"`
-	Address  string `json:"address"`
-	Suffrage string `json:"suffrage"`
+	Address  string `json:"address"`  // Raft address
+	Suffrage string `json:"suffrage"` // Voter, Nonvoter, None
 	Leader   bool   `json:"leader"`
+
+	Gossip     string `json:"gossip,omitempty"`     // alive, suspect, dead, left; absent when unknown
+	GossipAddr string `json:"gossipAddr,omitempty"` // host:port of its gossip
+	APIAddress string `json:"apiAddress,omitempty"` // its HTTP/WebSocket base URL
+	Applied    uint64 `json:"applied,omitempty"`    // its applied index, as last gossiped
+	Version    string `json:"version,omitempty"`
+}
+
+// AddMemberRequest is the body of POST /v1/cluster/members.
+type AddMemberRequest struct {
+	ID          string `json:"id"`
+	RaftAddress string `json:"raftAddress"`
+}
+
+// MemberChange is the body answering the cluster membership calls.
+type MemberChange struct {
+	Member string `json:"member"`
+	Change string `json:"change"` // added, removed, left
 }
 
 // ErrorResponse is the body of every HTTP error: {"error": {...}}.

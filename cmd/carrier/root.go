@@ -90,7 +90,7 @@ or $CARRIER_SERVER).`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{err: err, path: c.CommandPath()}
 	})
-	root.AddCommand(a.serveCmd(), a.pubCmd(), a.subCmd(), a.queueCmd(), a.dlqCmd(), a.benchCmd())
+	root.AddCommand(a.serveCmd(), a.pubCmd(), a.subCmd(), a.queueCmd(), a.dlqCmd(), a.benchCmd(), a.clusterCmd())
 	return root
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,9 +13,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/carriermq/carrier/cluster"
 	"github.com/carriermq/carrier/gateway"
@@ -29,6 +32,15 @@ type serveFlags struct {
 	autoCreate    bool
 	maxStoreBytes int64
 	logLevel      string
+
+	gossipBind       string
+	gossipAdvertise  string
+	join             string
+	bootstrapExpect  int
+	gossipKeyFile    string
+	heartbeatTimeout time.Duration
+	electionTimeout  time.Duration
+	gossipOn         bool // gossip runs: a cluster flag was given
 }
 
 // nodeIDFile keeps the node id in the data dir, so a restart is the same
@@ -48,12 +60,26 @@ data dir recover every confirmed message.
 The node id is kept in DATA/node-id (first set from --node-id or the
 hostname) and must not change for a data dir. Every flag can also be set
 with an environment variable CARRIER_<FLAG>, e.g. CARRIER_DATA or
-CARRIER_LISTEN. SIGINT or SIGTERM stops the server cleanly.`,
+CARRIER_LISTEN; the gossip key can also be given base64 in CARRIER_GOSSIP_KEY.
+
+Clustering: --bootstrap-expect N forms one cluster once N empty nodes see
+each other through gossip (--join lists peers' gossip addresses or DNS names,
+re-resolved until joined). A node with --join and no --bootstrap-expect waits
+to be added to an existing cluster; new members join as nonvoters and are
+promoted once caught up. Gossip runs only when --join, --bootstrap-expect or
+--gossip-bind is given.
+
+SIGINT or SIGTERM stops the server cleanly: it stops accepting connections,
+hands leadership to another voter if it leads, drains, leaves gossip and
+closes, staying a member of the cluster.`,
 		Example: `  carrier serve
   carrier serve --data /var/lib/carrier --listen 0.0.0.0:7420
+  carrier serve --node-id n1 --raft-advertise carrier-0.carrier:7421 \
+      --gossip-bind 0.0.0.0:7422 --join carrier.default.svc:7422 --bootstrap-expect 3
   CARRIER_LOG_LEVEL=debug carrier serve`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.gossipOn = hasFlag(cmd.Flags(), "gossip-bind")
 			return a.serve(cmd.Context(), f)
 		},
 	}
@@ -67,7 +93,21 @@ CARRIER_LISTEN. SIGINT or SIGTERM stops the server cleanly.`,
 	fl.Int64Var(&f.maxStoreBytes, "max-store-bytes", gateway.DefaultConfig().MaxStoreBytes,
 		"bytes all queues may store together (messages are held in memory; keep it under the node's memory limit)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	clusterFlags(fl, f)
 	return cmd
+}
+
+// clusterFlags are the flags of the cluster contract (gossip, join,
+// bootstrap, failover timers).
+func clusterFlags(fl *pflag.FlagSet, f *serveFlags) {
+	def := cluster.DefaultConfig()
+	fl.StringVar(&f.gossipBind, "gossip-bind", "127.0.0.1:7422", "host:port gossip (memberlist, TCP and UDP) listens on")
+	fl.StringVar(&f.gossipAdvertise, "gossip-advertise", "", "host:port other nodes reach gossip at (default: --gossip-bind)")
+	fl.StringVar(&f.join, "join", "", "comma-separated gossip addresses or DNS names of peers (host:port), re-resolved until joined")
+	fl.IntVar(&f.bootstrapExpect, "bootstrap-expect", 0, "form one cluster when this many empty nodes see each other (0: single node, or wait to be added with --join)")
+	fl.StringVar(&f.gossipKeyFile, "gossip-key-file", "", "file holding the base64 gossip encryption key (16, 24 or 32 bytes; or $CARRIER_GOSSIP_KEY)")
+	fl.DurationVar(&f.heartbeatTimeout, "heartbeat-timeout", def.HeartbeatTimeout, "Raft heartbeat timeout (a follower without contact this long starts an election)")
+	fl.DurationVar(&f.electionTimeout, "election-timeout", def.ElectionTimeout, "Raft election timeout")
 }
 
 func (a *app) serve(ctx context.Context, f *serveFlags) error {
@@ -83,7 +123,8 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
-	node, err := openNode(f, id, log)
+	ln = &onceCloseListener{Listener: ln}
+	node, err := openNode(a, f, id, publicURL(ln.Addr(), f.raftAdvertise), log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -99,15 +140,20 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	srv := gateway.NewHTTPServer(f.listen, gw, gcfg)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	err = a.awaitStop(ctx, node, served, publicURL(ln.Addr()), f.data, log)
-	return errors.Join(err, shutdown(gw, srv, node, log))
+	err = a.awaitStop(ctx, node, served, publicURL(ln.Addr(), ""), f.data, log)
+	return errors.Join(err, shutdown(ln, gw, srv, node, log))
 }
 
-func openNode(f *serveFlags, id string, log *slog.Logger) (*cluster.Node, error) {
+func openNode(a *app, f *serveFlags, id, apiURL string, log *slog.Logger) (*cluster.Node, error) {
 	cfg := cluster.DefaultConfig()
 	cfg.NodeID, cfg.DataDir, cfg.Logger = id, f.data, log
 	cfg.RaftBind, cfg.RaftAdvertise = f.raftBind, f.raftAdvertise
-	cfg.Bootstrap = true // only when the data dir has no Raft state yet
+	// Bootstrap a single node only when the data dir has no Raft state yet,
+	// and only without --join or --bootstrap-expect.
+	if err := clusterConfig(a, f, &cfg); err != nil {
+		return nil, err
+	}
+	cfg.APIAddress, cfg.Version = apiURL, version
 	node, err := cluster.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("start node %s: %w", id, err)
@@ -139,17 +185,28 @@ func (a *app) awaitStop(ctx context.Context, node *cluster.Node, served <-chan e
 	}
 }
 
-// shutdown stops accepting, closes WebSockets (their group members leave),
-// finishes HTTP requests, then closes the node, within 30 s.
-func shutdown(gw *gateway.Gateway, srv *http.Server, node *cluster.Node, log *slog.Logger) error {
+// shutdown stops accepting connections, hands leadership over if this
+// node leads, closes WebSockets (their group members leave), finishes HTTP
+// requests, leaves gossip, then closes the node (which stays a Raft
+// member), within 30 s.
+func shutdown(ln net.Listener, gw *gateway.Gateway, srv *http.Server, node *cluster.Node, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var errs []error
+	if err := ln.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close listener: %w", err))
+	}
+	if err := transferLeadership(ctx, node); err != nil {
+		log.Warn("leadership not transferred", "err", err) // closing anyway: an election follows
+	}
 	if err := gw.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("gateway shutdown: %w", err))
 	}
 	if err := srv.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := node.LeaveGossip(); err != nil {
+		errs = append(errs, fmt.Errorf("leave gossip: %w", err))
 	}
 	if err := node.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("node close: %w", err))
@@ -173,14 +230,18 @@ func newLogger(a *app, level string) (*slog.Logger, error) {
 }
 
 // publicURL is the URL people type for the listener: an unspecified host
-// (0.0.0.0, ::) is shown as 127.0.0.1.
-func publicURL(addr net.Addr) string {
+// (0.0.0.0, ::) is shown as the host of advertise (a host:port other nodes
+// reach this one at) when given, else as 127.0.0.1.
+func publicURL(addr net.Addr, advertise string) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
 		return "http://" + addr.String()
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
+		if h, _, err := net.SplitHostPort(advertise); err == nil && h != "" {
+			host = h
+		}
 	}
 	return "http://" + net.JoinHostPort(host, port)
 }
@@ -223,4 +284,81 @@ func hostnameID() string {
 		return "carrier-1"
 	}
 	return h
+}
+
+// version is the software version carried in gossip metadata.
+const version = "0.1.0-dev"
+
+// clusterConfig sets cfg's membership fields from the cluster flags.
+func clusterConfig(a *app, f *serveFlags, cfg *cluster.Config) error {
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout = f.heartbeatTimeout, f.electionTimeout
+	cfg.LeaderLeaseTimeout = min(cfg.LeaderLeaseTimeout, f.heartbeatTimeout)
+	cfg.Join = splitList(f.join)
+	cfg.BootstrapExpect = f.bootstrapExpect
+	cfg.Bootstrap = len(cfg.Join) == 0 && f.bootstrapExpect == 0
+	if !f.gossipOn && len(cfg.Join) == 0 && f.bootstrapExpect == 0 {
+		return nil // a single node without gossip, as before clustering
+	}
+	cfg.GossipBind, cfg.GossipAdvertise = f.gossipBind, f.gossipAdvertise
+	key, err := gossipKey(a, f.gossipKeyFile)
+	if err != nil {
+		return err
+	}
+	cfg.GossipKey = key
+	return nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// gossipKey reads the base64 key from file, else from $CARRIER_GOSSIP_KEY;
+// nil when neither is set.
+func gossipKey(a *app, file string) ([]byte, error) {
+	text, from := "", "$CARRIER_GOSSIP_KEY"
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("read gossip key: %w", err)
+		}
+		text, from = string(b), file
+	} else if v, ok := a.getenv("CARRIER_GOSSIP_KEY"); ok {
+		text = v
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return nil, fmt.Errorf("gossip key in %s is not base64: %w", from, err)
+	}
+	return key, nil
+}
+
+// transferLeadership hands leadership over, bounded by 10 s within ctx.
+func transferLeadership(ctx context.Context, node *cluster.Node) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return node.TransferLeadership(ctx)
+}
+
+// onceCloseListener lets shutdown stop accepting before http.Server.Shutdown
+// closes the listener again.
+type onceCloseListener struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+func (l *onceCloseListener) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
 }

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/carriermq/carrier/client"
+	"github.com/carriermq/carrier/protocol"
+)
+
+func (a *app) clusterCmd() *cobra.Command {
+	f := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Show the cluster's members; remove a member or make a node leave",
+		Long: `Cluster membership over the HTTP API. "carrier cluster status" shows every
+member as the node at --server sees it: gossip state, Raft role and suffrage,
+addresses and applied index. "carrier cluster remove ID" removes a member
+(scale-down; any node forwards it to the leader); "carrier cluster leave"
+makes the node at --server leave. Removed nodes keep their data and are not
+added back unless re-added explicitly.`,
+		Example: `  carrier cluster status
+  carrier cluster status --server 127.0.0.3:7420 --json
+  carrier cluster remove carrier-4
+  carrier cluster leave --server carrier-4.carrier:7420`,
+		Args: exactArgs(0, "a subcommand (status, remove, leave)"),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	f.register(cmd, true)
+	cmd.AddCommand(a.clusterStatusCmd(f), a.clusterRemoveCmd(f), a.clusterLeaveCmd(f))
+	return cmd
+}
+
+func (a *app) clusterStatusCmd(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "status",
+		Short:   "Show the members of the cluster",
+		Example: "  carrier cluster status\n  carrier cluster status --json",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withAdmin(cmd, f, func(ctx context.Context, ad *client.Admin) error {
+				st, err := ad.Cluster(ctx)
+				if err != nil {
+					return err
+				}
+				return a.printCluster(f, st)
+			})
+		},
+	}
+}
+
+// printCluster writes the status as JSON or as a header line and a table.
+func (a *app) printCluster(f *clientFlags, st protocol.ClusterStatus) error {
+	if f.json {
+		return printJSON(a.stdout, st)
+	}
+	fmt.Fprintf(a.stdout, "node %s: %s, leader %s, term %d, commit %d, applied %d\n",
+		st.NodeID, st.State, orDash(st.Leader), st.Term, st.CommitIndex, st.AppliedIndex)
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tLEADER\tRAFT ADDR\tAPI ADDR\tSUFFRAGE\tAPPLIED/COMMIT")
+	for _, m := range st.Members {
+		leader := ""
+		if m.Leader {
+			leader = "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\n", m.ID, orDash(m.Gossip), leader,
+			orDash(m.Address), orDash(m.APIAddress), m.Suffrage, m.Applied, st.CommitIndex)
+	}
+	return tw.Flush()
+}
+
+func (a *app) clusterRemoveCmd(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove ID",
+		Aliases: []string{"rm"},
+		Short:   "Remove a member from the cluster (scale-down)",
+		Long: `Remove the node ID from the Raft configuration. The node keeps its data
+but is not added back automatically. Refused when it would remove the
+last voter.`,
+		Example: "  carrier cluster remove carrier-4",
+		Args:    exactArgs(1, "the member's node id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withAdmin(cmd, f, func(ctx context.Context, ad *client.Admin) error {
+				ch, err := ad.RemoveMember(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return a.printChange(f, ch)
+			})
+		},
+	}
+}
+
+func (a *app) clusterLeaveCmd(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "leave",
+		Short: "Make the node at --server leave the cluster",
+		Long: `The node at --server is removed from the Raft configuration (by the
+leader) and leaves gossip. Stop it afterwards; it is not added back unless
+re-added explicitly.`,
+		Example: "  carrier cluster leave --server carrier-4.carrier:7420",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withAdmin(cmd, f, func(ctx context.Context, ad *client.Admin) error {
+				ch, err := ad.Leave(ctx)
+				if err != nil {
+					return err
+				}
+				return a.printChange(f, ch)
+			})
+		},
+	}
+}
+
+func (a *app) printChange(f *clientFlags, ch protocol.MemberChange) error {
+	if f.json {
+		return printJSON(a.stdout, ch)
+	}
+	_, err := fmt.Fprintf(a.stdout, "%s: %s\n", ch.Member, ch.Change)
+	return err
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carriermq/carrier/protocol"
+)
+
+// servedNode is one "carrier serve" run in this process.
+type servedNode struct {
+	id, api string
+	out     *lockedBuffer
+	errOut  *lockedBuffer
+	stop    context.CancelFunc
+	served  chan error
+}
+
+// startServe runs "carrier serve" with args on its own goroutine; the test's
+// cleanup stops it (as SIGTERM does) and waits for it.
+func startServe(t *testing.T, id, api string, args ...string) *servedNode {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	n := &servedNode{id: id, api: api, out: &lockedBuffer{}, errOut: &lockedBuffer{}, stop: stop, served: make(chan error, 1)}
+	a := &app{stdin: strings.NewReader(""), stdout: n.out, stderr: n.errOut, getenv: func(string) (string, bool) { return "", false }}
+	all := append([]string{"serve", "--node-id", id, "--data", filepath.Join(t.TempDir(), id), "--listen", api}, args...)
+	go func() { n.served <- a.run(ctx, all) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-n.served; err != nil {
+			t.Errorf("serve %s stopped with %v", id, err)
+		}
+		if t.Failed() {
+			t.Logf("----- %s -----\n%s", id, n.errOut.String())
+		}
+	})
+	return n
+}
+
+// clusterStatus runs "carrier cluster status --json" against server.
+func clusterStatus(t *testing.T, server string) (protocol.ClusterStatus, error) {
+	o, e, err := runCLI(context.Background(), nil, "", "cluster", "status", "--json", "--server", server, "--timeout", "5s")
+	var st protocol.ClusterStatus
+	if err != nil {
+		return st, fmt.Errorf("cluster status: %w: %s", err, e)
+	}
+	if err := json.Unmarshal([]byte(o), &st); err != nil {
+		return st, fmt.Errorf("decode %q: %w", o, err)
+	}
+	return st, nil
+}
+
+// suffrages maps member id to suffrage as server sees them.
+func suffrages(st protocol.ClusterStatus) map[string]string {
+	out := map[string]string{}
+	for _, m := range st.Members {
+		out[m.ID] = m.Suffrage
+	}
+	return out
+}
+
+// waitSuffrages polls server's status until the members have the wanted suffrages.
+func waitSuffrages(t *testing.T, server string, want map[string]string) protocol.ClusterStatus {
+	t.Helper()
+	var st protocol.ClusterStatus
+	var last error
+	err := pollUntil(30*time.Second, func() bool {
+		st, last = clusterStatus(t, server)
+		got := suffrages(st)
+		if last != nil || got[st.Leader] != "Voter" || len(got) != len(want) {
+			return false
+		}
+		for id, s := range want {
+			if got[id] != s {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatalf("members %v never became %v (last error %v)", suffrages(st), want, last)
+	}
+	return st
+}
+
+// TestServeClusterInProcess starts three servers at once with
+// --bootstrap-expect 3 and --join, checks "carrier cluster status", makes
+// one leave, removes another through a follower (forwarded to the leader),
+// and checks that the last voter cannot be removed.
+func TestServeClusterInProcess(t *testing.T) {
+	ids := []string{"n1", "n2", "n3"}
+	addrs := map[string][3]string{} // api, raft, gossip
+	for i, id := range ids {
+		addrs[id] = nodeAddrs(t, i)
+	}
+	nodes := map[string]*servedNode{}
+	for _, id := range ids {
+		var join []string
+		for _, other := range ids {
+			if other != id {
+				join = append(join, addrs[other][2])
+			}
+		}
+		nodes[id] = startServe(t, id, addrs[id][0], "--raft-bind", addrs[id][1], "--gossip-bind", addrs[id][2],
+			"--join", strings.Join(join, ","), "--bootstrap-expect", "3", "--log-level", "debug")
+	}
+	st := waitSuffrages(t, nodes["n2"].api, map[string]string{"n1": "Voter", "n2": "Voter", "n3": "Voter"})
+	for _, m := range st.Members {
+		if m.Gossip != "alive" || m.APIAddress != "http://"+nodes[m.ID].api {
+			t.Errorf("member %+v: want gossip alive and API address http://%s", m, nodes[m.ID].api)
+		}
+	}
+	checkStatusTable(t, nodes["n1"].api)
+
+	if o, e, err := runCLI(context.Background(), nil, "", "cluster", "leave", "--server", nodes["n3"].api); err != nil || !strings.Contains(o, "n3: left") {
+		t.Fatalf("cluster leave: %v\n%s%s", err, o, e)
+	}
+	st = waitSuffrages(t, nodes["n1"].api, map[string]string{"n1": "Voter", "n2": "Voter", "n3": "None"})
+	follower := "n1"
+	if st.Leader == "n1" {
+		follower = "n2"
+	}
+	other := map[string]string{"n1": "n2", "n2": "n1"}[follower]
+	if o, e, err := runCLI(context.Background(), nil, "", "cluster", "remove", other, "--server", nodes[follower].api); err != nil {
+		t.Fatalf("cluster remove %s via follower %s: %v\n%s%s", other, follower, err, o, e)
+	}
+	waitSuffrages(t, nodes[follower].api, map[string]string{follower: "Voter", other: "None", "n3": "None"})
+	if err := pollUntil(30*time.Second, func() bool {
+		st, err := clusterStatus(t, nodes[follower].api)
+		return err == nil && st.Leader == follower
+	}); err != nil {
+		t.Fatalf("%s, the last voter, never led: %v", follower, err)
+	}
+	_, e, err := runCLI(context.Background(), nil, "", "cluster", "remove", follower, "--server", nodes[follower].api)
+	if err == nil || !strings.Contains(err.Error()+e, "bad_request") || !strings.Contains(err.Error()+e, "last voter") {
+		t.Errorf("removing the last voter: err %v, stderr %q; want a bad_request refusal", err, e)
+	}
+}
+
+// loopbackBlock is a random 127.A.B. prefix for this test run: each node
+// gets its own loopback IP with the default ports, as in production, and
+// no other test's free-port picks can collide with them.
+var loopbackBlock = fmt.Sprintf("127.%d.%d.", 1+rand.IntN(250), 1+rand.IntN(250))
+
+// nodeAddrs returns the API, Raft and gossip addresses of node i: the
+// default ports on 127.A.B.(i+2), or free ports on 127.0.0.1 when that IP
+// cannot be bound.
+func nodeAddrs(t *testing.T, i int) [3]string {
+	ip := loopbackBlock + strconv.Itoa(i+2)
+	if ln, err := net.Listen("tcp", net.JoinHostPort(ip, "7420")); err == nil {
+		ln.Close()
+		return [3]string{ip + ":7420", ip + ":7421", ip + ":7422"}
+	}
+	return [3]string{freeAddr(t), freeAddr(t), freeAddr(t)}
+}
+
+// checkStatusTable checks the human form of "carrier cluster status".
+func checkStatusTable(t *testing.T, server string) {
+	t.Helper()
+	o, e, err := runCLI(context.Background(), nil, "", "cluster", "status", "--server", server)
+	if err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, e)
+	}
+	for _, want := range []string{"ID", "SUFFRAGE", "APPLIED/COMMIT", "n1", "n2", "n3", "Voter", "alive"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("cluster status output lacks %q:\n%s", want, o)
+		}
+	}
+}

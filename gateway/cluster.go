@@ -1,0 +1,217 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/carriermq/carrier/cluster"
+	"github.com/carriermq/carrier/protocol"
+)
+
+// ClusterAdmin is what the cluster membership routes need besides Backend;
+// *cluster.Node has it. A Backend without it answers those routes with
+// unavailable. Methods are safe for concurrent use.
+type ClusterAdmin interface {
+	// RemoveMember removes a Raft member; cluster.ErrNotLeader on a follower.
+	RemoveMember(ctx context.Context, id string) error
+	// AddMember adds a nonvoter (promoted once caught up); ErrNotLeader on a follower.
+	AddMember(ctx context.Context, id, raftAddress string) error
+	// LeaveGossip announces this node's departure and stops gossip.
+	LeaveGossip() error
+	// LeaderAPIAddress is the leader's API base URL, when gossip knows it.
+	LeaderAPIAddress() (string, bool)
+}
+
+// forwardedHeader marks a membership call a follower passed to the leader;
+// a node that is not the leader either answers not_leader instead of
+// forwarding again (no loops).
+const forwardedHeader = "Carrier-Forwarded"
+
+// forwardTimeout bounds one membership call forwarded to the leader;
+// leaderPoll is how often a follower looks for the leader meanwhile.
+const (
+	forwardTimeout = 15 * time.Second
+	leaderPoll     = 100 * time.Millisecond
+)
+
+// clusterAdmin returns the backend's ClusterAdmin or writes unavailable.
+func (g *Gateway) clusterAdmin(w http.ResponseWriter) (ClusterAdmin, bool) {
+	ca, ok := g.b.(ClusterAdmin)
+	if !ok {
+		writeError(w, errf(protocol.CodeUnavailable, "this node does not manage cluster membership"))
+	}
+	return ca, ok
+}
+
+// handleRemoveMember serves POST /v1/cluster/members/{id}/remove.
+func (g *Gateway) handleRemoveMember(w http.ResponseWriter, r *http.Request) {
+	ca, ok := g.clusterAdmin(w)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	err := ca.RemoveMember(r.Context(), id)
+	g.answerChange(w, r, ca, err, nil, protocol.MemberChange{Member: id, Change: "removed"})
+}
+
+// handleAddMember serves POST /v1/cluster/members {"id", "raftAddress"}.
+func (g *Gateway) handleAddMember(w http.ResponseWriter, r *http.Request) {
+	ca, ok := g.clusterAdmin(w)
+	if !ok {
+		return
+	}
+	var body protocol.AddMemberRequest
+	if werr := readBody(w, r, 64<<10, false, &body); werr != nil {
+		writeError(w, werr)
+		return
+	}
+	if body.ID == "" || body.RaftAddress == "" {
+		writeError(w, errf(protocol.CodeBadRequest, "id and raftAddress are required"))
+		return
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		writeError(w, toWire(err))
+		return
+	}
+	err = ca.AddMember(r.Context(), body.ID, body.RaftAddress)
+	g.answerChange(w, r, ca, err, raw, protocol.MemberChange{Member: body.ID, Change: "added"})
+}
+
+// handleLeave serves POST /v1/cluster/leave: this node is removed from the
+// Raft configuration (by the leader, forwarded when needed), then leaves
+// gossip. It keeps serving HTTP until it is stopped.
+func (g *Gateway) handleLeave(w http.ResponseWriter, r *http.Request) {
+	ca, ok := g.clusterAdmin(w)
+	if !ok {
+		return
+	}
+	id := g.b.ID()
+	err := ca.RemoveMember(r.Context(), id)
+	if errors.Is(err, cluster.ErrNotLeader) {
+		err = g.forward(r.Context(), ca, "/v1/cluster/members/"+url.PathEscape(id)+"/remove", nil)
+	}
+	if err != nil {
+		writeError(w, clusterWire(err))
+		return
+	}
+	if err := ca.LeaveGossip(); err != nil {
+		g.log.Warn("leave gossip after removal", "err", err)
+	}
+	writeJSON(w, http.StatusOK, protocol.MemberChange{Member: id, Change: "left"})
+}
+
+// answerChange writes the outcome of a membership change, forwarding the
+// request to the leader when this node is not the leader.
+func (g *Gateway) answerChange(w http.ResponseWriter, r *http.Request, ca ClusterAdmin, err error, body []byte, ok protocol.MemberChange) {
+	if errors.Is(err, cluster.ErrNotLeader) && r.Header.Get(forwardedHeader) == "" {
+		err = g.forward(r.Context(), ca, r.URL.Path, body)
+	}
+	if err != nil {
+		writeError(w, clusterWire(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, ok)
+}
+
+// forward POSTs path with body to the leader's API and turns its error
+// answer back into a *wireError. While the leader is changing (no leader
+// known, or the one called answers not_leader) it tries again, within
+// forwardTimeout.
+func (g *Gateway) forward(ctx context.Context, ca ClusterAdmin, path string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, forwardTimeout)
+	defer cancel()
+	for {
+		base, err := leaderAddress(ctx, ca)
+		if err != nil {
+			return err
+		}
+		err = g.post(ctx, strings.TrimRight(base, "/")+path, body)
+		var we *wireError
+		if !errors.As(err, &we) || we.Code != protocol.CodeNotLeader {
+			return err
+		}
+		if !sleepCtx(ctx, leaderPoll) {
+			return err
+		}
+	}
+}
+
+// post sends one forwarded call and returns nil on 200, else the error.
+func (g *Gateway) post(ctx context.Context, target string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("forward to leader: %w", err)
+	}
+	req.Header.Set(forwardedHeader, g.b.ID())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("forward to leader at %s: %w: %w", target, cluster.ErrNotLeader, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	return remoteError(resp.StatusCode, b)
+}
+
+// sleepCtx waits d; false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// leaderAddress waits (during an election, or while gossip spreads the
+// leader's metadata) until the leader's API address is known or ctx ends.
+func leaderAddress(ctx context.Context, ca ClusterAdmin) (string, error) {
+	t := time.NewTicker(leaderPoll)
+	defer t.Stop()
+	for {
+		if base, ok := ca.LeaderAPIAddress(); ok {
+			return base, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("no leader address known: %w", cluster.ErrNotLeader)
+		case <-t.C:
+		}
+	}
+}
+
+// remoteError rebuilds the leader's error answer.
+func remoteError(status int, body []byte) error {
+	var er protocol.ErrorResponse
+	if err := json.Unmarshal(body, &er); err != nil || er.Error.Code == "" {
+		return errf(protocol.CodeInternal, "leader answered HTTP %d", status)
+	}
+	return errf(er.Error.Code, "%s", er.Error.Message)
+}
+
+// clusterWire maps membership errors to protocol codes.
+func clusterWire(err error) *wireError {
+	switch {
+	case errors.Is(err, cluster.ErrUnknownMember):
+		return errf(protocol.CodeNotFound, "%v", err)
+	case errors.Is(err, cluster.ErrInvalidMember):
+		return errf(protocol.CodeBadRequest, "%v", err)
+	case errors.Is(err, cluster.ErrLastVoter):
+		return errf(protocol.CodeBadRequest, "refused: %v", err)
+	}
+	return toWire(err)
+}
