@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -38,28 +39,81 @@ func TestKillLeaderUnderLoad(t *testing.T) {
 	}
 }
 
-// TestEmptyDataRestart: a follower loses its volume under load and comes
-// back empty; it rejoins the one cluster (never bootstraps a second),
-// re-syncs, and nothing is lost.
+// TestEmptyDataRestart: under load, a follower and then the leader lose
+// their volume and come back empty; each rejoins the one cluster (never
+// bootstraps a second), re-syncs, and nothing is lost.
 func TestEmptyDataRestart(t *testing.T) {
 	c := startCluster(t, 3)
 	w := c.WatchLeaders(100 * time.Millisecond)
 	l := startLoad(t, c, "wipe")
 	l.waitConfirmed(t, 100, 30*time.Second)
+	for _, pick := range []string{"follower", "leader"} {
+		ctx := timeout(t, 90*time.Second)
+		leader, err := c.Leader(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim := leader
+		if pick == "follower" {
+			victim = follower(c, leader)
+		}
+		if err := victim.Wipe(); err != nil {
+			t.Fatal(err)
+		}
+		if err := victim.WaitReady(ctx); err != nil {
+			t.Fatalf("%s %s wiped: %v", pick, victim.ID, err)
+		}
+		l.waitConfirmed(t, 50, 30*time.Second)
+		checkVoters(t, c, c.Nodes())
+		t.Logf("wiped the %s %s: rejoined", pick, victim.ID)
+	}
+	l.verify(t, c)
+	if n, err := w.Stop(); err != nil {
+		t.Errorf("leader watch (%d samples): %v", n, err)
+	}
+}
+
+// TestPausedLeader: the leader is paused (SIGSTOP) past the election
+// timeout under load; the others elect a new leader; the old one, resumed,
+// follows it. Nothing is lost and there is one history.
+func TestPausedLeader(t *testing.T) {
+	c := startCluster(t, 3)
+	w := c.WatchLeaders(100 * time.Millisecond)
+	l := startLoad(t, c, "pause")
+	l.waitConfirmed(t, 50, 30*time.Second)
 	ctx := timeout(t, 90*time.Second)
-	leader, err := c.Leader(ctx)
+	old, err := c.Leader(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	victim := follower(c, leader)
-	if err := victim.Wipe(); err != nil {
+	if err := old.Pause(); err != nil {
 		t.Fatal(err)
 	}
-	if err := victim.WaitReady(ctx); err != nil {
+	err = Poll(ctx, 50*time.Millisecond, func() error {
+		st, err := follower(c, old).Status(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Leader == "" || st.Leader == old.ID {
+			return fmt.Errorf("leader is still %q", st.Leader)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("no new leader while %s is paused: %v", old.ID, err)
+	}
+	l.waitConfirmed(t, 20, 30*time.Second)
+	if err := old.Resume(); err != nil {
 		t.Fatal(err)
 	}
-	l.waitConfirmed(t, 50, 30*time.Second)
-	checkVoters(t, c, c.Nodes())
+	now, err := c.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("paused leader %s; %s leads now", old.ID, now.ID)
 	l.verify(t, c)
 	if n, err := w.Stop(); err != nil {
 		t.Errorf("leader watch (%d samples): %v", n, err)
