@@ -13,7 +13,7 @@ import (
 // unexpected, and every node stores the same messages.
 func TestKillLeaderUnderLoad(t *testing.T) {
 	c := startCluster(t, 3)
-	w := c.WatchLeaders(100 * time.Millisecond)
+	w := watchLeaders(t, c)
 	l := startLoad(t, c, "kills")
 	l.waitConfirmed(t, 50, 30*time.Second)
 	for round := range *leaderKills {
@@ -44,7 +44,7 @@ func TestKillLeaderUnderLoad(t *testing.T) {
 // bootstraps a second), re-syncs, and nothing is lost.
 func TestEmptyDataRestart(t *testing.T) {
 	c := startCluster(t, 3)
-	w := c.WatchLeaders(100 * time.Millisecond)
+	w := watchLeaders(t, c)
 	l := startLoad(t, c, "wipe")
 	l.waitConfirmed(t, 100, 30*time.Second)
 	for _, pick := range []string{"follower", "leader"} {
@@ -78,7 +78,7 @@ func TestEmptyDataRestart(t *testing.T) {
 // follows it. Nothing is lost and there is one history.
 func TestPausedLeader(t *testing.T) {
 	c := startCluster(t, 3)
-	w := c.WatchLeaders(100 * time.Millisecond)
+	w := watchLeaders(t, c)
 	l := startLoad(t, c, "pause")
 	l.waitConfirmed(t, 50, 30*time.Second)
 	ctx := timeout(t, 90*time.Second)

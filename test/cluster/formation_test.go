@@ -16,7 +16,7 @@ func TestFormation(t *testing.T) {
 	for run := range *formationRuns {
 		t.Run(fmt.Sprintf("run%d", run+1), func(t *testing.T) {
 			c := startCluster(t, 3)
-			w := c.WatchLeaders(100 * time.Millisecond)
+			w := watchLeaders(t, c)
 			checkVoters(t, c, c.Nodes())
 			if n, err := w.Stop(); err != nil {
 				t.Errorf("leader watch (%d samples): %v", n, err)

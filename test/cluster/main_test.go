@@ -239,3 +239,11 @@ func pending(t *testing.T, why string) {
 		t.Skipf("pending: %s (run with -run-pending to try it)", why)
 	}
 }
+
+// watchLeaders starts a LeaderWatch that t.Cleanup stops if the test ends
+// before it calls Stop itself.
+func watchLeaders(t *testing.T, c *Cluster) *LeaderWatch {
+	w := c.WatchLeaders(100 * time.Millisecond)
+	t.Cleanup(func() { _, _ = w.Stop() })
+	return w
+}

@@ -12,7 +12,7 @@ import (
 // data does not come back as a voter until it is explicitly re-added.
 func TestScale3To5To3(t *testing.T) {
 	c := startCluster(t, 3)
-	w := c.WatchLeaders(100 * time.Millisecond)
+	w := watchLeaders(t, c)
 	l := startLoad(t, c, "scale")
 	l.waitConfirmed(t, 50, 30*time.Second)
 	ctx := timeout(t, 120*time.Second)
