@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/carriermq/carrier/queue"
 )
 
@@ -15,6 +17,9 @@ const (
 	goneQueue = 64
 	// goneRetryFor bounds how long one clean-up is retried (no leader, no quorum).
 	goneRetryFor = time.Minute
+	// deadCheckEvery is how often the leader looks for dead nodes that still
+	// have group members.
+	deadCheckEvery = 2 * time.Second
 )
 
 // goneNode is a node gossip reported dead or left, and the session of it to
@@ -77,11 +82,26 @@ func (g *group) nodeGone(id, keep string) {
 
 // cleanUpDead removes the group members of every node of dead (ids gossip
 // reports dead or left) that still has members in the state. It is
-// level-triggered and cheap when there is nothing to do, so membership can
-// call it on every round (on the leader, or on any node: the proposals are
+// level-triggered and cheap when there is nothing to do, so it can run on
+// every round (on the leader, or on any node: the proposals are
 // forwarded); it never blocks.
-func (n *Node) cleanUpDead(dead []string) {
-	g := n.group
+func (n *Node) cleanUpDead(dead []string) { n.group.cleanUpDead(dead) }
+
+// setDeadNodes installs the source of dead node ids the leader checks every
+// deadCheckEvery (membership's gossip view). Safe while the group runs.
+func (g *group) setDeadNodes(dead func() []string) { g.deadNodes.Store(&dead) }
+
+// checkDead runs cleanUpDead with the installed source, on the leader only
+// (a new leader checks again, so a death seen during an election is not lost).
+func (g *group) checkDead() {
+	src := g.deadNodes.Load()
+	if src == nil || g.raft.State() != raft.Leader {
+		return
+	}
+	g.cleanUpDead((*src)())
+}
+
+func (g *group) cleanUpDead(dead []string) {
 	if len(dead) == 0 {
 		return
 	}
@@ -109,14 +129,19 @@ func (g *group) nodesWithMembers() map[string]bool {
 	return nodes
 }
 
-// cleanUpGone proposes ResetNode for each gone node, until stop.
+// cleanUpGone proposes ResetNode for each gone node, and checks for dead
+// nodes every deadCheckEvery, until stop.
 func (g *group) cleanUpGone() {
 	ctx, cancel := g.stopContext()
 	defer cancel()
+	tick := time.NewTicker(deadCheckEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-tick.C:
+			g.checkDead()
 		case n := <-g.gone.queue:
 			g.resetGone(ctx, n)
 			g.gone.done(n.id)
@@ -179,4 +204,16 @@ func (g *group) stopContext() (context.Context, context.CancelFunc) {
 		}
 	}()
 	return ctx, cancel
+}
+
+// deadNodes lists the nodes gossip reports dead or left: the source of
+// dead nodes membership gives the group (see setDeadNodes).
+func (m *membership) deadNodes() []string {
+	var ids []string
+	for _, p := range m.gossip.snapshot() {
+		if p.State == "dead" || p.State == "left" {
+			ids = append(ids, p.Name)
+		}
+	}
+	return ids
 }

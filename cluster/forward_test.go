@@ -383,13 +383,26 @@ func TestGroupAcrossFollowers(t *testing.T) {
 	}
 }
 
-// TestNodeGoneRedelivers: a member's node is closed and reported dead to a
-// follower (cleanUpDead, then nodeGone, forwarded to the leader); the
-// message it held unacked is redelivered to a member on another node.
+// TestNodeGoneRedelivers: a member's node is closed and reported dead;
+// the message it held unacked is redelivered to a member on another node.
+// The report comes either to a follower (cleanUpDead, forwarded to the
+// leader) or from the leader's periodic check of gossip's dead nodes.
 func TestNodeGoneRedelivers(t *testing.T) {
-	nodes := startTrio(t)
-	leader, fs := split(t, nodes)
-	gone, live := fs[0], fs[1]
+	for _, via := range []string{"follower", "leader-check"} {
+		t.Run(via, func(t *testing.T) {
+			nodes := startTrio(t)
+			leader, fs := split(t, nodes)
+			gone, live := fs[0], fs[1]
+			report := func() { live.cleanUpDead([]string{"n9", gone.ID()}) } // n9 has no members: nothing to do
+			if via == "leader-check" {
+				report = func() { leader.group.setDeadNodes(func() []string { return []string{gone.ID()} }) }
+			}
+			testNodeGone(t, leader, gone, live, report)
+		})
+	}
+}
+
+func testNodeGone(t *testing.T, leader, gone, live *Node, report func()) {
 	mustPropose(t, leader, queue.CreateQueue{Name: "q"})
 	events := &eventLog{}
 	t.Cleanup(live.Observe(events))
@@ -401,7 +414,7 @@ func TestNodeGoneRedelivers(t *testing.T) {
 	mustPropose(t, live, queue.Join{Queue: "q", Group: "g",
 		Member: queue.MemberRef{ID: "on-live", Node: live.ID(), Session: live.Session()}, Config: group})
 	closeNode(t, gone)
-	live.cleanUpDead([]string{"n9", gone.ID()}) // n9 has no members: nothing to do
+	report()
 	events.waitEvent(t, "redelivery to the member on a live node", deliverTo("on-live", seq, 2))
 	var members []queue.MemberRef
 	live.View(func(s *queue.State) { members, _ = s.Members("q", "g") })

@@ -38,10 +38,11 @@ type group struct {
 	fsm        *fsm
 	raft       *raft.Raft
 	batcher    *batcher
-	fwd        *forwarder     // a follower's proposals to the leader (forward.go)
-	fwdServer  *fwdServer     // the leader's end of forwarding
-	appliedSig *appliedSignal // wakes proposers waiting for their entry to apply here
-	gone       *goneWorker    // nodes to clean up after (forward_gone.go)
+	fwd        *forwarder                      // a follower's proposals to the leader (forward.go)
+	fwdServer  *fwdServer                      // the leader's end of forwarding
+	appliedSig *appliedSignal                  // wakes proposers waiting for their entry to apply here
+	gone       *goneWorker                     // nodes to clean up after (forward_gone.go)
+	deadNodes  atomic.Pointer[func() []string] // gossip's dead nodes, once membership runs
 
 	notify    chan bool     // raft's leadership notifications
 	kick      chan struct{} // wakes the timers after an apply (capacity 1)

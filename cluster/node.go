@@ -75,6 +75,7 @@ func New(cfg Config) (*Node, error) {
 		if n.members, err = startMembership(cfg, g); err != nil {
 			return nil, errors.Join(err, g.close(context.Background()))
 		}
+		g.setDeadNodes(n.members.deadNodes) // members of dead nodes are removed (forward_gone.go)
 	}
 	return n, nil
 }
