@@ -50,7 +50,7 @@ type nodeMeta struct {
 type peer struct {
 	Name  string
 	Addr  string // gossip host:port
-	State string // alive, suspect, dead, left
+	State string // alive, or dead (failed or left: memberlist does not say which)
 	Meta  nodeMeta
 	Since time.Time // when this state was first seen
 }
@@ -210,13 +210,16 @@ func (g *gossip) leave() error {
 	return nil
 }
 
-// record updates the peer table from a memberlist node and wakes the loop.
-func (g *gossip) record(n *memberlist.Node) {
+// record updates the peer table from a memberlist event and wakes the
+// loop. state comes from the kind of event, not from n.State: memberlist
+// passes its Node copy, whose State field it does not keep up to date.
+// NotifyLeave does not say whether the node failed or left; both are
+// recorded as "dead".
+func (g *gossip) record(n *memberlist.Node, state string) {
 	var meta nodeMeta
 	if err := json.Unmarshal(n.Meta, &meta); err != nil {
 		g.log.Warn("undecodable gossip metadata", "node", n.Name, "err", err)
 	}
-	state := stateName(n.State)
 	g.mu.Lock()
 	old, ok := g.peers[n.Name]
 	since := time.Now()
@@ -229,20 +232,6 @@ func (g *gossip) record(n *memberlist.Node) {
 	case g.kick <- struct{}{}:
 	default:
 	}
-}
-
-func stateName(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateDead:
-		return "dead"
-	case memberlist.StateLeft:
-		return "left"
-	}
-	return "unknown"
 }
 
 // NodeMeta implements memberlist.Delegate.
@@ -260,9 +249,9 @@ func (g *gossip) NotifyMsg([]byte)                  {}
 func (g *gossip) GetBroadcasts(_, _ int) [][]byte   { return nil }
 func (g *gossip) LocalState(bool) []byte            { return nil }
 func (g *gossip) MergeRemoteState(_ []byte, _ bool) {}
-func (g *gossip) NotifyJoin(n *memberlist.Node)     { g.record(n) }
-func (g *gossip) NotifyLeave(n *memberlist.Node)    { g.record(n) }
-func (g *gossip) NotifyUpdate(n *memberlist.Node)   { g.record(n) }
+func (g *gossip) NotifyJoin(n *memberlist.Node)     { g.record(n, "alive") }
+func (g *gossip) NotifyLeave(n *memberlist.Node)    { g.record(n, "dead") }
+func (g *gossip) NotifyUpdate(n *memberlist.Node)   { g.record(n, "alive") }
 
 var _ memberlist.EventDelegate = (*gossip)(nil)
 

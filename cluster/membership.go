@@ -54,12 +54,13 @@ type membership struct {
 	lastWhy      string
 	noted        map[string]bool      // logOnce's messages already logged
 	lastAlive    map[string]time.Time // Raft members' last sighting alive in gossip
+	stateSession map[string]string    // per node, the last session seen reporting Raft state
 }
 
 // startMembership starts gossip and the membership loop for g.
 func startMembership(cfg Config, g *group) (*membership, error) {
 	m := &membership{cfg: cfg, g: g, log: g.log, stop: make(chan struct{}), done: make(chan struct{}),
-		lastAlive: map[string]time.Time{}, noted: map[string]bool{}}
+		lastAlive: map[string]time.Time{}, noted: map[string]bool{}, stateSession: map[string]string{}}
 	gs, err := newGossip(cfg, m.meta(m.raftState()), g.log)
 	if err != nil {
 		return nil, err
@@ -152,18 +153,22 @@ func (m *membership) joinIfAlone() {
 	m.log.Info("joined gossip", "contacted", n)
 }
 
-// trackAlive remembers when each Raft member was last seen alive in gossip;
-// a member never seen counts from the first time this node looked.
+// trackAlive remembers when each Raft member was last seen alive in gossip
+// (a member never seen counts from the first time this node looked), and
+// the last session of each node that reported Raft state.
 func (m *membership) trackAlive(conf raft.Configuration) {
 	now := time.Now()
 	peers := map[string]peer{}
 	for _, p := range m.gossip.snapshot() {
 		peers[p.Name] = p
+		if p.Meta.HasState {
+			m.stateSession[p.Name] = p.Meta.Session
+		}
 	}
 	for _, s := range conf.Servers {
 		id := string(s.ID)
 		p, seen := peers[id]
-		if _, ok := m.lastAlive[id]; !ok || (seen && (p.State == "alive" || p.State == "suspect")) {
+		if _, ok := m.lastAlive[id]; !ok || (seen && p.State == "alive") {
 			m.lastAlive[id] = now
 		}
 	}

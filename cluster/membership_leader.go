@@ -21,8 +21,9 @@ func metaWithoutApplied(b []byte) nodeMeta {
 //     data) is left out: only AddMember brings it back;
 //   - a nonvoter whose applied index is within PromoteLag of the commit
 //     index is promoted to voter;
-//   - a voter that reports no Raft state (its data was wiped) is demoted to
-//     nonvoter, so it cannot vote before it has the log again;
+//   - a voter that reports no Raft state in a new run after this node saw
+//     it with state (its data was wiped) is demoted to nonvoter, so it
+//     cannot vote before it has the log again;
 //   - a member unseen in gossip for DeadServerAfter is removed, never
 //     shrinking the voters below BootstrapExpect (nor to zero).
 //
@@ -46,11 +47,21 @@ func (m *membership) reconcile(conf raft.Configuration) {
 			m.logOnce("not re-adding a node with Raft state (re-add it explicitly)", p.Name)
 		case s.Suffrage == raft.Nonvoter && p.Meta.HasState && p.Meta.Applied > 0 && p.Meta.Applied+m.cfg.PromoteLag >= commit:
 			m.change("promote to voter", p.Name, m.g.raft.AddVoter(s.ID, s.Address, 0, changeTimeout))
-		case s.Suffrage == raft.Voter && !p.Meta.HasState:
+		case s.Suffrage == raft.Voter && m.wiped(p):
 			m.change("demote wiped voter", p.Name, m.g.raft.DemoteVoter(s.ID, 0, changeTimeout))
 		}
 	}
 	m.removeDead(conf)
+}
+
+// wiped reports whether p restarted without its data: it reports no Raft
+// state in a session other than the one this node last saw with state.
+// Metadata that is merely stale (a node that just bootstrapped, whose
+// update has not arrived yet) is from a session never seen with state, so
+// it does not count.
+func (m *membership) wiped(p peer) bool {
+	last, ok := m.stateSession[p.Name]
+	return !p.Meta.HasState && ok && last != p.Meta.Session
 }
 
 // removeDead removes members unseen for DeadServerAfter, keeping at least

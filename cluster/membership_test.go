@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -332,5 +333,57 @@ func TestReadyOnlyAfterReplay(t *testing.T) {
 	waitFor(t, "ready after restart", n2.Ready)
 	if got := readIDsQuiet(n2, "q"); !slices.Equal(got, want) {
 		t.Errorf("ids when first ready = %v, want %v", got, want)
+	}
+}
+
+func TestDeadServerRemovalKeepsBootstrapExpect(t *testing.T) {
+	c := newTestCluster(t)
+	start := func(id string, join ...string) {
+		cfg := c.memberConfig(id, t.TempDir(), 3, join...)
+		cfg.DeadServerAfter = time.Second
+		c.start(cfg)
+	}
+	start("n1")
+	start("n2", c.nodes["n1"].GossipAddress())
+	start("n3", c.nodes["n1"].GossipAddress())
+	start("n4", c.nodes["n1"].GossipAddress())
+	c.waitVoters("n1", "n2", "n3", "n4")
+
+	c.stop("n4")
+	c.waitVoters("n1", "n2", "n3") // four voters may shrink to three
+
+	victim := "n3"
+	if c.leader().ID() == victim {
+		victim = "n2"
+	}
+	c.stop(victim)
+	lead := c.leader()
+	waitFor(t, "the leader keeps "+victim, func() error {
+		if !strings.Contains(c.logs[lead.ID()].String(), "dead server kept") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if got := c.raftMembers(lead); len(got) != 3 {
+		t.Errorf("configuration = %v, want three voters kept (bootstrap-expect 3)", got)
+	}
+}
+
+func TestWipedVoterRule(t *testing.T) {
+	m := &membership{stateSession: map[string]string{"seen": "s1"}}
+	tests := []struct {
+		name     string
+		p        peer
+		wantWipe bool
+	}{
+		{"new run without state after one with state", peer{Name: "seen", Meta: nodeMeta{Session: "s2"}}, true},
+		{"stale metadata of the run seen with state", peer{Name: "seen", Meta: nodeMeta{Session: "s1"}}, false},
+		{"never seen with state (just bootstrapped)", peer{Name: "fresh", Meta: nodeMeta{Session: "s9"}}, false},
+		{"new run with state", peer{Name: "seen", Meta: nodeMeta{Session: "s2", HasState: true}}, false},
+	}
+	for _, tt := range tests {
+		if got := m.wiped(tt.p); got != tt.wantWipe {
+			t.Errorf("%s: wiped = %v, want %v", tt.name, got, tt.wantWipe)
+		}
 	}
 }

@@ -34,7 +34,7 @@ type Member struct {
 	Suffrage string `json:"suffrage"` // Voter, Nonvoter, None
 	Leader   bool   `json:"leader"`
 
-	Gossip     string `json:"gossip,omitempty"`     // alive, suspect, dead, left; "" when gossip has not seen it
+	Gossip     string `json:"gossip,omitempty"`     // alive, dead (failed or left); "" when gossip has not seen it
 	GossipAddr string `json:"gossipAddr,omitempty"` // host:port of its gossip
 	APIAddress string `json:"apiAddress,omitempty"` // its HTTP/WebSocket address
 	Applied    uint64 `json:"applied,omitempty"`    // its applied index as last gossiped (this node's: current)

@@ -141,7 +141,7 @@ type ClusterMember struct {
 	Suffrage string `json:"suffrage"` // Voter, Nonvoter, None
 	Leader   bool   `json:"leader"`
 
-	Gossip     string `json:"gossip,omitempty"`     // alive, suspect, dead, left; absent when unknown
+	Gossip     string `json:"gossip,omitempty"`     // alive, dead (failed or left); absent when unknown
 	GossipAddr string `json:"gossipAddr,omitempty"` // host:port of its gossip
 	APIAddress string `json:"apiAddress,omitempty"` // its HTTP/WebSocket base URL
 	Applied    uint64 `json:"applied,omitempty"`    // its applied index, as last gossiped
