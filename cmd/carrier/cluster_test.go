@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -172,6 +175,69 @@ func checkStatusTable(t *testing.T, server string) {
 	for _, want := range []string{"ID", "SUFFRAGE", "APPLIED/COMMIT", "n1", "n2", "n3", "Voter", "alive"} {
 		if !strings.Contains(o, want) {
 			t.Errorf("cluster status output lacks %q:\n%s", want, o)
+		}
+	}
+}
+
+// TestServeStopTransfersLeadership stops the leader's serve (as SIGTERM
+// does): leadership moves to another node by transfer, and the stopped
+// node stays a voter.
+func TestServeStopTransfersLeadership(t *testing.T) {
+	ids := []string{"n1", "n2", "n3"}
+	nodes := map[string]*servedNode{}
+	var gossip []string
+	for i, id := range ids {
+		a := nodeAddrs(t, i+3)
+		nodes[id] = startServe(t, id, a[0], "--raft-bind", a[1], "--gossip-bind", a[2],
+			"--join", strings.Join(gossip, ","), "--bootstrap-expect", "3", "--log-level", "debug")
+		gossip = append(gossip, a[2])
+	}
+	st := waitSuffrages(t, nodes["n1"].api, map[string]string{"n1": "Voter", "n2": "Voter", "n3": "Voter"})
+	old := st.Leader
+	other := map[string]string{"n1": "n2", "n2": "n3", "n3": "n1"}[old]
+	nodes[old].stop()
+	if err := <-nodes[old].served; err != nil {
+		t.Fatalf("serve %s stopped with %v", old, err)
+	}
+	nodes[old].served <- nil // for the cleanup
+	if !strings.Contains(nodes[old].errOut.String(), "leadership transferred") {
+		t.Errorf("%s did not log a leadership transfer", old)
+	}
+	var last protocol.ClusterStatus
+	err := pollUntil(30*time.Second, func() bool {
+		st, err := clusterStatus(t, nodes[other].api)
+		last = st
+		return err == nil && st.Leader != "" && st.Leader != old && suffrages(st)[old] == "Voter"
+	})
+	if err != nil {
+		t.Fatalf("after stopping leader %s: status %+v, want another leader and %s still a voter", old, last, old)
+	}
+}
+
+func TestGossipKeySources(t *testing.T) {
+	key := bytes.Repeat([]byte{5}, 16)
+	b64 := base64.StdEncoding.EncodeToString(key)
+	file := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(file, []byte(b64+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, file, env string
+		want            []byte
+		wantErr         string
+	}{
+		{"none", "", "", nil, ""},
+		{"file", file, "", key, ""},
+		{"env", "", b64, key, ""},
+		{"file wins over env", file, "AAAA", key, ""},
+		{"not base64", "", "not base64!", nil, "not base64"},
+		{"missing file", filepath.Join(t.TempDir(), "nope"), "", nil, "read gossip key"},
+	}
+	for _, tt := range tests {
+		a := &app{getenv: func(k string) (string, bool) { return tt.env, k == "CARRIER_GOSSIP_KEY" && tt.env != "" }}
+		got, err := gossipKey(a, tt.file)
+		if !bytes.Equal(got, tt.want) || (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s: gossipKey = %x, %v; want %x, %q", tt.name, got, err, tt.want, tt.wantErr)
 		}
 	}
 }
