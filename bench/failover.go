@@ -141,8 +141,8 @@ func failoverTrial(ctx context.Context, c *clustertest.Cluster, warmup int) (Tri
 	if err := p.waitCount(ctx, warmup); err != nil {
 		return Trial{}, fmt.Errorf("warm-up: %w", err)
 	}
+	leader.Kill() // returns once the process is gone
 	killed := time.Now()
-	leader.Kill()
 	gap, err := p.gapAround(ctx, killed)
 	if err != nil {
 		return Trial{}, err
@@ -230,33 +230,47 @@ func (p *publisher) waitCount(ctx context.Context, n int) error {
 	})
 }
 
-// gapAround waits for the first confirmation after t and returns its
-// distance from the last confirmation before t.
+// afterKill is how many confirmations after the kill the failover window
+// extends to (see gapAround).
+const afterKill = 5
+
+// gapAround waits for afterKill confirmations after t and returns the
+// outage around t (see the function gapAround).
 func (p *publisher) gapAround(ctx context.Context, t time.Time) (time.Duration, error) {
 	var gap time.Duration
 	err := clustertest.Poll(ctx, 5*time.Millisecond, func() error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		var ok bool
-		gap, ok = gapAround(p.times, t)
+		gap, ok = gapAround(p.times, t, afterKill)
 		if !ok {
-			return errors.New("no publish confirmed since the kill")
+			return errors.New("not enough publishes confirmed since the kill")
 		}
 		return nil
 	})
 	return gap, err
 }
 
-// gapAround returns the time from the last of times at or before t to the
-// first after t; ok is false when either is missing. times is ascending.
-func gapAround(times []time.Time, t time.Time) (time.Duration, bool) {
+// gapAround returns the longest time between consecutive confirmations from
+// the last one at or before t to the n-th one after t; ok is false when
+// either is missing. times is ascending. With a leader killed at t this is
+// "last confirmation before the kill → first confirmation after it", made
+// robust against a reply already in flight when the leader died arriving
+// just after t: the outage is then the next gap.
+func gapAround(times []time.Time, t time.Time, n int) (time.Duration, bool) {
+	first := -1 // index of the first confirmation after t
 	for i, x := range times {
 		if x.After(t) {
-			if i == 0 {
-				return 0, false
-			}
-			return x.Sub(times[i-1]), true
+			first = i
+			break
 		}
 	}
-	return 0, false
+	if first <= 0 || first+n > len(times) {
+		return 0, false
+	}
+	var gap time.Duration
+	for i := first; i < first+n; i++ {
+		gap = max(gap, times[i].Sub(times[i-1]))
+	}
+	return gap, true
 }

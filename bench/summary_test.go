@@ -49,18 +49,22 @@ func TestGapAround(t *testing.T) {
 	tests := []struct {
 		name   string
 		times  []time.Time
+		n      int
 		want   time.Duration
 		wantOK bool
 	}{
-		{"gap spans the kill", at(10, 90, 95, 1300, 1310), 1205 * time.Millisecond, true},
-		{"a confirm at the kill instant counts as before", at(50, 100, 900), 800 * time.Millisecond, true},
-		{"nothing after the kill yet", at(10, 90), 0, false},
-		{"nothing before the kill", at(150, 200), 0, false},
-		{"empty", nil, 0, false},
+		{"gap spans the kill", at(10, 90, 95, 1300, 1310), 1, 1205 * time.Millisecond, true},
+		{"a confirm at the kill instant counts as before", at(50, 100, 900), 1, 800 * time.Millisecond, true},
+		{"a reply in flight at the kill does not hide the outage", at(90, 95, 102, 1150, 1152, 1155), 3, 1048 * time.Millisecond, true},
+		{"the window ends at the n-th confirmation after", at(90, 1000, 1010, 5000), 2, 910 * time.Millisecond, true},
+		{"not enough after the kill yet", at(10, 90, 1000), 2, 0, false},
+		{"nothing after the kill yet", at(10, 90), 1, 0, false},
+		{"nothing before the kill", at(150, 200), 1, 0, false},
+		{"empty", nil, 1, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := gapAround(tt.times, kill)
+			got, ok := gapAround(tt.times, kill, tt.n)
 			if got != tt.want || ok != tt.wantOK {
 				t.Errorf("gapAround = %v, %v, want %v, %v", got, ok, tt.want, tt.wantOK)
 			}

@@ -38,7 +38,9 @@ func (a *app) benchFailoverCmd() *cobra.Command {
 (127.A.B.2-4 with the default ports, or free ports on 127.0.0.1), publish one
 message at a time through a follower, kill -9 the leader, and measure the time
 from the last publish confirmed before the kill to the first one confirmed
-after it. The killed node is restarted before the next trial. Prints one line
+after it (the longest gap between confirmations up to the 5th after the kill,
+so that a reply already in flight when the leader died does not hide the
+outage). The killed node is restarted before the next trial. Prints one line
 per trial, then p50, p99 and max.`,
 		Example: `  carrier bench failover --trials 20
   carrier bench failover --trials 5 --election-timeout 500ms --json`,
