@@ -19,6 +19,10 @@ const (
 	// metaRefresh is the longest the applied index in this node's gossip
 	// metadata goes without an update (other changes go out at once).
 	metaRefresh = time.Second
+	// promoteWindow: a nonvoter is promoted once it has applied (within
+	// PromoteLag) what was committed this long ago; more than metaRefresh
+	// plus gossip propagation, so that a node keeping up under load qualifies.
+	promoteWindow = 2 * time.Second
 	// changeTimeout bounds one Raft configuration change.
 	changeTimeout = 10 * time.Second
 )
@@ -55,6 +59,7 @@ type membership struct {
 	noted        map[string]bool      // logOnce's messages already logged
 	lastAlive    map[string]time.Time // Raft members' last sighting alive in gossip
 	stateSession map[string]string    // per node, the last session seen reporting Raft state
+	commits      []commitSample       // recent commit indexes, oldest first (promotion)
 }
 
 // startMembership starts gossip and the membership loop for g.
@@ -93,6 +98,7 @@ func (m *membership) step() {
 	m.joinIfAlone()
 	m.bootstrapIfExpected(st.hasState)
 	m.trackAlive(st.conf)
+	m.sampleCommit()
 	if m.g.raft.State() == raft.Leader {
 		m.reconcile(st.conf)
 	}

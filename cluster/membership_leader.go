@@ -19,8 +19,10 @@ func metaWithoutApplied(b []byte) nodeMeta {
 //   - a live node not in the configuration that reports no Raft state is
 //     added as a nonvoter; one with Raft state (a removed member with old
 //     data) is left out: only AddMember brings it back;
-//   - a nonvoter whose applied index is within PromoteLag of the commit
-//     index is promoted to voter;
+//   - a nonvoter whose gossiped applied index is within PromoteLag of the
+//     commit index of promoteWindow ago is promoted to voter (gossip is up
+//     to metaRefresh old, so comparing with the commit index of now would
+//     never promote under steady load);
 //   - a voter that reports no Raft state in a new run after this node saw
 //     it with state (its data was wiped) is demoted to nonvoter, so it
 //     cannot vote before it has the log again;
@@ -34,7 +36,7 @@ func (m *membership) reconcile(conf raft.Configuration) {
 	for _, s := range conf.Servers {
 		servers[string(s.ID)] = s
 	}
-	commit := m.g.raft.CommitIndex()
+	commit := m.commitBefore(promoteWindow)
 	for _, p := range m.gossip.snapshot() {
 		if p.Name == m.cfg.NodeID || p.State != "alive" || p.Meta.RaftAddr == "" {
 			continue
@@ -52,6 +54,39 @@ func (m *membership) reconcile(conf raft.Configuration) {
 		}
 	}
 	m.removeDead(conf)
+}
+
+// commitSample is the leader's commit index at a time.
+type commitSample struct {
+	at     time.Time
+	commit uint64
+}
+
+// sampleCommit records the commit index, keeping samples for twice
+// promoteWindow. Called every step.
+func (m *membership) sampleCommit() {
+	now := time.Now()
+	m.commits = append(m.commits, commitSample{at: now, commit: m.g.raft.CommitIndex()})
+	drop := 0
+	for drop < len(m.commits)-1 && now.Sub(m.commits[drop].at) > 2*promoteWindow {
+		drop++
+	}
+	m.commits = m.commits[drop:]
+}
+
+// commitBefore is the newest sampled commit index at least d old, or the
+// oldest sample when none is that old (a leader of a moment ago: stricter).
+func (m *membership) commitBefore(d time.Duration) uint64 {
+	cutoff := time.Now().Add(-d)
+	for i := len(m.commits) - 1; i >= 0; i-- {
+		if !m.commits[i].at.After(cutoff) {
+			return m.commits[i].commit
+		}
+	}
+	if len(m.commits) == 0 {
+		return m.g.raft.CommitIndex()
+	}
+	return m.commits[0].commit
 }
 
 // wiped reports whether p restarted without its data: it reports no Raft

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -386,4 +387,54 @@ func TestWipedVoterRule(t *testing.T) {
 			t.Errorf("%s: wiped = %v, want %v", tt.name, got, tt.wantWipe)
 		}
 	}
+}
+
+func TestCommitBefore(t *testing.T) {
+	now := time.Now()
+	m := &membership{commits: []commitSample{
+		{now.Add(-5 * time.Second), 10}, {now.Add(-3 * time.Second), 20}, {now.Add(-time.Second), 30}, {now, 40},
+	}}
+	for _, tt := range []struct {
+		d    time.Duration
+		want uint64
+	}{{0, 40}, {2 * time.Second, 20}, {4 * time.Second, 10}, {time.Minute, 10}} {
+		if got := m.commitBefore(tt.d); got != tt.want {
+			t.Errorf("commitBefore(%v) = %d, want %d", tt.d, got, tt.want)
+		}
+	}
+}
+
+// TestPromotionUnderLoad adds an empty node while the leader commits a
+// steady stream of publishes: it is promoted although its gossiped applied
+// index is always a little behind the commit index.
+func TestPromotionUnderLoad(t *testing.T) {
+	c := newTestCluster(t)
+	c.startThree()
+	lead := c.leader()
+	mustPropose(t, lead, queue.CreateQueue{Name: "q"})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100_000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+				_, _ = lead.Propose(ctx, queue.Publish{Queue: "q", Messages: []*queue.Message{
+					{ID: fmt.Sprintf("w%d-%d", w, i), Event: "load", Data: []byte(`1`)}}})
+				cancel()
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	c.start(c.memberConfig("n4", t.TempDir(), 3, c.nodes["n1"].GossipAddress()))
+	c.waitVoters("n1", "n2", "n3", "n4")
 }
