@@ -7,9 +7,10 @@ import (
 )
 
 // TestScale3To5To3 adds two empty nodes to a loaded 3-node cluster (they
-// join as non-voters and are promoted), then removes two members through
-// the admin API; nothing is lost. A removed node restarted with its old
-// data does not come back as a voter until it is explicitly re-added.
+// join as non-voters and are promoted), then takes two out through the
+// admin API (one removed, one leaving by itself); nothing is lost. A removed
+// node restarted with its old data does not come back as a voter until it
+// is explicitly re-added.
 func TestScale3To5To3(t *testing.T) {
 	c := startCluster(t, 3)
 	w := watchLeaders(t, c)
@@ -30,10 +31,14 @@ func TestScale3To5To3(t *testing.T) {
 
 	nodes := c.Nodes()
 	removed := []*Node{nodes[3], nodes[4]}
+	// One is removed by the operator's call, the other leaves by itself.
+	if err := c.Remove(ctx, nodes[0], removed[0].ID); err != nil {
+		t.Fatalf("remove %s: %v", removed[0].ID, err)
+	}
+	if err := c.Leave(ctx, removed[1]); err != nil {
+		t.Fatalf("%s leave: %v", removed[1].ID, err)
+	}
 	for _, n := range removed {
-		if err := c.Remove(ctx, nodes[0], n.ID); err != nil {
-			t.Fatalf("remove %s: %v", n.ID, err)
-		}
 		n.Kill()
 	}
 	checkVoters(t, c, nodes[:3])
