@@ -17,6 +17,7 @@ import (
 // acking, the member on C gets its messages again.
 func TestCrossNodeDelivery(t *testing.T) {
 	c := startCluster(t, 3)
+	requireForwarding(t, c)
 	ctx := timeout(t, 90*time.Second)
 	nodes := c.Nodes()
 	a, b, cc := nodes[0], nodes[1], nodes[2]
@@ -144,6 +145,7 @@ func TestGroupMemberNodeDies(t *testing.T) {
 	pending(t, "a killed node's group members are not released yet (dead-node member clean-up of issue 3): "+
 		"on 2026-11-22 the member on C got 5 of B's 10 unacked messages within 30 s")
 	c := startCluster(t, 3)
+	requireForwarding(t, c)
 	ctx := timeout(t, 90*time.Second)
 	leader, err := c.Leader(ctx)
 	if err != nil {
