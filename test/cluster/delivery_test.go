@@ -141,9 +141,6 @@ func ack(t *testing.T, d *client.Delivery) {
 // TestGroupMemberNodeDies: a group member on follower B holds unacked
 // messages when B is killed (-9); the member on C gets them again.
 func TestGroupMemberNodeDies(t *testing.T) {
-	requireClustering(t)
-	pending(t, "a killed node's group members are not released yet (dead-node member clean-up of issue 3): "+
-		"on 2026-11-22 the member on C got 5 of B's 10 unacked messages within 30 s")
 	c := startCluster(t, 3)
 	requireForwarding(t, c)
 	ctx := timeout(t, 90*time.Second)
