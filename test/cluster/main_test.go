@@ -16,7 +16,6 @@ import (
 
 var (
 	formationRuns = flag.Int("formation-runs", envInt("CARRIER_FORMATION_RUNS", 1), "times TestFormation forms a fresh 3-node cluster")
-	runPending    = flag.Bool("run-pending", os.Getenv("CARRIER_RUN_PENDING") != "", "run the tests of behaviour that has not landed yet (see pending)")
 	leaderKills   = flag.Int("leader-kills", envInt("CARRIER_LEADER_KILLS", 10), "kill -9 rounds of TestKillLeaderUnderLoad")
 )
 
@@ -232,15 +231,6 @@ func mustBeReady(t *testing.T, c *Cluster, err error) {
 		t.Skipf("a node crashed on restart: %s (readiness error: %v)", known, err)
 	}
 	t.Fatal(err)
-}
-
-// pending skips t, with why, unless -run-pending (or CARRIER_RUN_PENDING) is
-// set: the test is written and runs, but checks behaviour that has not landed.
-func pending(t *testing.T, why string) {
-	t.Helper()
-	if !*runPending {
-		t.Skipf("pending: %s (run with -run-pending to try it)", why)
-	}
 }
 
 // watchLeaders starts a LeaderWatch that t.Cleanup stops if the test ends
