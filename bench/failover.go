@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -65,9 +64,6 @@ func Failover(ctx context.Context, cfg FailoverConfig) (_ FailoverResult, err er
 			cleanup()
 		}
 	}()
-	if missing, err := clustertest.Supports(cfg.Bin, "--join", "--bootstrap-expect"); err != nil || len(missing) > 0 {
-		return FailoverResult{}, errors.Join(err, fmt.Errorf("carrier serve lacks %s", strings.Join(missing, ", ")))
-	}
 	c, err := clustertest.New(clustertest.Options{Bin: cfg.Bin, Dir: dir, Size: 3, LogLevel: "info",
 		HeartbeatTimeout: cfg.HeartbeatTimeout, ElectionTimeout: cfg.ElectionTimeout})
 	if err != nil {

@@ -43,7 +43,7 @@ type Client struct {
 	mu      sync.Mutex
 	conn    *conn  // nil while disconnected
 	gen     uint64 // generation of conn; increments on every connection
-	lastURL int    // index in urls of the last connection
+	lastURL int    // index in urls of the last connection; -1 before the first, so Dial tries urls[0] first
 	nextReq uint64
 	pending map[string]*request
 	subs    map[*Subscription]struct{}
@@ -76,7 +76,7 @@ func Dial(ctx context.Context, urls []string, opts Options) (*Client, error) {
 		return nil, errors.New("dial: no server URL")
 	}
 	cl := &Client{opts: opts.withDefaults(), pending: map[string]*request{},
-		subs: map[*Subscription]struct{}{}, bySub: map[string]*Subscription{}}
+		subs: map[*Subscription]struct{}{}, bySub: map[string]*Subscription{}, lastURL: -1}
 	for _, u := range urls {
 		wu, err := WebSocketURL(u)
 		if err != nil {

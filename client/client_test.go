@@ -251,3 +251,30 @@ func TestTailEndsWhenItsQueueIsDeleted(t *testing.T) {
 		t.Errorf("Next after the end: %v", err)
 	}
 }
+
+// Dial connects to the first URL that answers, in the order given.
+func TestDialTriesURLsInOrder(t *testing.T) {
+	first, second := newTestServer(t), newTestServer(t)
+	ctx := testContext(t)
+	c, err := client.Dial(ctx, []string{first.URL(), second.URL()}, client.Options{DialTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Publish(ctx, "order", client.Message{Data: json.RawMessage(`1`)}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	for _, s := range []struct {
+		ts   *testServer
+		want bool
+	}{{first, true}, {second, false}} {
+		a, err := client.NewAdmin(s.ts.URL(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = a.Queue(ctx, "order")
+		if got := err == nil; got != s.want {
+			t.Errorf("server %s has the queue: %v (err %v), want %v", s.ts.URL(), got, err, s.want)
+		}
+	}
+}

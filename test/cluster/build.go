@@ -31,21 +31,6 @@ func Build(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// Supports reports whether bin's "serve" has every flag in flags (for
-// example "--bootstrap-expect"), so tests can name what is still missing.
-func Supports(bin string, flags ...string) (missing []string, err error) {
-	out, err := exec.Command(bin, "serve", "--help").CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("carrier serve --help: %w\n%s", err, out)
-	}
-	for _, f := range flags {
-		if !strings.Contains(string(out), f+" ") {
-			missing = append(missing, f)
-		}
-	}
-	return missing, nil
-}
-
 // ErrStop makes Poll give up at once with the wrapped error.
 type ErrStop struct{ Err error }
 

@@ -17,7 +17,6 @@ import (
 // acking, the member on C gets its messages again.
 func TestCrossNodeDelivery(t *testing.T) {
 	c := startCluster(t, 3)
-	requireForwarding(t, c)
 	ctx := timeout(t, 90*time.Second)
 	nodes := c.Nodes()
 	a, b, cc := nodes[0], nodes[1], nodes[2]
@@ -142,7 +141,6 @@ func ack(t *testing.T, d *client.Delivery) {
 // messages when B is killed (-9); the member on C gets them again.
 func TestGroupMemberNodeDies(t *testing.T) {
 	c := startCluster(t, 3)
-	requireForwarding(t, c)
 	ctx := timeout(t, 90*time.Second)
 	leader, err := c.Leader(ctx)
 	if err != nil {

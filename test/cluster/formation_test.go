@@ -12,7 +12,6 @@ import (
 // each time exactly one cluster forms, with all three as voters, one leader
 // and no term with two leaders.
 func TestFormation(t *testing.T) {
-	requireClustering(t)
 	for run := range *formationRuns {
 		t.Run(fmt.Sprintf("run%d", run+1), func(t *testing.T) {
 			c := startCluster(t, 3)

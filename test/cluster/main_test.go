@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carriermq/carrier/client"
-	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/test/checker"
 )
 
@@ -19,12 +17,8 @@ var (
 	leaderKills   = flag.Int("leader-kills", envInt("CARRIER_LEADER_KILLS", 10), "kill -9 rounds of TestKillLeaderUnderLoad")
 )
 
-// carrierBin is the binary built once by TestMain; missingFlags lists the
-// contract's serve flags it does not have yet.
-var (
-	carrierBin   string
-	missingFlags []string
-)
+// carrierBin is the binary built once by TestMain.
+var carrierBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -44,11 +38,6 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "cluster tests:", err)
 		return 1
 	}
-	missingFlags, err = Supports(carrierBin, "--gossip-bind", "--join", "--bootstrap-expect")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster tests:", err)
-		return 1
-	}
 	return m.Run()
 }
 
@@ -60,21 +49,11 @@ func envInt(key string, def int) int {
 	return n
 }
 
-// requireClustering skips t while carrier serve lacks the cluster flags of
-// the issue-3 contract (they land with the membership work).
-func requireClustering(t *testing.T) {
-	t.Helper()
-	if len(missingFlags) > 0 {
-		t.Skipf("carrier serve has no %s yet (membership of issue 3 has not landed)", strings.Join(missingFlags, ", "))
-	}
-}
-
 // startCluster starts size nodes at once with --bootstrap-expect size and
 // waits until all are ready and agree on a leader. t.Cleanup kills every
 // node, and prints their logs when t failed.
 func startCluster(t *testing.T, size int) *Cluster {
 	t.Helper()
-	requireClustering(t)
 	c, err := New(Options{Bin: carrierBin, Dir: t.TempDir(), Size: size})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +95,6 @@ type load struct {
 // startLoad starts the workload on queue; t.Cleanup stops it.
 func startLoad(t *testing.T, c *Cluster, queue string) *load {
 	t.Helper()
-	requireForwarding(t, c)
 	l := &load{h: checker.NewHistory(), queue: queue}
 	ctx := timeout(t, 30*time.Second)
 	nodes := c.Nodes()
@@ -219,18 +197,12 @@ func checkSameContents(t *testing.T, c *Cluster, queue string) {
 	}
 }
 
-// mustBeReady fails t when err (a readiness wait) is not nil, unless a node's
-// log shows a known crash: then t skips with its description (never passes:
-// what it checked up to there is all it claims).
-func mustBeReady(t *testing.T, c *Cluster, err error) {
+// mustBeReady fails t when err (a readiness wait) is not nil.
+func mustBeReady(t *testing.T, _ *Cluster, err error) {
 	t.Helper()
-	if err == nil {
-		return
+	if err != nil {
+		t.Fatal(err)
 	}
-	if known := KnownCrash(c.Dir()); known != "" {
-		t.Skipf("a node crashed on restart: %s (readiness error: %v)", known, err)
-	}
-	t.Fatal(err)
 }
 
 // watchLeaders starts a LeaderWatch that t.Cleanup stops if the test ends
@@ -239,23 +211,4 @@ func watchLeaders(t *testing.T, c *Cluster) *LeaderWatch {
 	w := c.WatchLeaders(100 * time.Millisecond)
 	t.Cleanup(func() { _, _ = w.Stop() })
 	return w
-}
-
-// requireForwarding skips t while a follower refuses writes with not_leader
-// (follower→leader forwarding of issue 3 has not landed).
-func requireForwarding(t *testing.T, c *Cluster) {
-	t.Helper()
-	ctx := timeout(t, 30*time.Second)
-	leader, err := c.Leader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := follower(c, leader)
-	_, err = f.Admin().CreateQueue(ctx, "forwarding-probe", protocol.QueueConfig{})
-	if client.CodeOf(err) == protocol.CodeNotLeader {
-		t.Skipf("follower %s answers not_leader to a write: forwarding of issue 3 has not landed (%v)", f.ID, err)
-	}
-	if err != nil {
-		t.Fatalf("write through follower %s: %v", f.ID, err)
-	}
 }
