@@ -224,6 +224,30 @@ func produce(t *testing.T, n *Node, name string, count int, got *confirmed) {
 	}
 }
 
+// startProducers runs producers goroutines, spread over the followers fs,
+// each publishing perProducer messages one at a time into got, and returns
+// once at least min publishes are confirmed. Wait on the WaitGroup for the
+// producers to finish.
+func startProducers(t *testing.T, fs []*Node, producers, perProducer int, got *confirmed, min int) *sync.WaitGroup {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := fs[i%len(fs)]
+			produce(t, f, fmt.Sprintf("%s-p%d", f.ID(), i), perProducer, got)
+		}()
+	}
+	waitFor(t, "some confirmed publishes", func() error {
+		if c := got.count(); c < min {
+			return fmt.Errorf("%d confirmed", c)
+		}
+		return nil
+	})
+	return &wg
+}
+
 // TestForwardLeaderLost: producers on both followers (three each, one
 // publish at a time each) keep publishing while
 // the leader is closed. Every proposal either fails with ErrNotLeader or
@@ -236,21 +260,7 @@ func TestForwardLeaderLost(t *testing.T) {
 	mustPropose(t, leader, queue.CreateQueue{Name: "q"})
 	got := &confirmed{seqs: map[string]uint64{}, errs: map[string]int{}}
 	const producers, perProducer = 6, 40
-	var wg sync.WaitGroup
-	for i := range producers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f := fs[i%len(fs)]
-			produce(t, f, fmt.Sprintf("%s-p%d", f.ID(), i), perProducer, got)
-		}()
-	}
-	waitFor(t, "some confirmed publishes", func() error {
-		if c := got.count(); c < 40 {
-			return fmt.Errorf("%d confirmed", c)
-		}
-		return nil
-	})
+	wg := startProducers(t, fs, producers, perProducer, got, 40)
 	closeNode(t, leader)
 	wg.Wait()
 	if t.Failed() {
@@ -486,21 +496,7 @@ func TestForwardLeadershipTransfer(t *testing.T) {
 	mustPropose(t, leader, queue.CreateQueue{Name: "q"})
 	got := &confirmed{seqs: map[string]uint64{}, errs: map[string]int{}}
 	const producers, perProducer = 4, 40
-	var wg sync.WaitGroup
-	for i := range producers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f := fs[i%len(fs)]
-			produce(t, f, fmt.Sprintf("%s-p%d", f.ID(), i), perProducer, got)
-		}()
-	}
-	waitFor(t, "some confirmed publishes", func() error {
-		if c := got.count(); c < 30 {
-			return fmt.Errorf("%d confirmed", c)
-		}
-		return nil
-	})
+	wg := startProducers(t, fs, producers, perProducer, got, 30)
 	to := fs[1]
 	if err := leader.group.raft.LeadershipTransferToServer(raft.ServerID(to.ID()), raft.ServerAddress(to.RaftAddress())).Error(); err != nil {
 		t.Fatalf("leadership transfer: %v", err)
