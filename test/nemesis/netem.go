@@ -50,7 +50,7 @@ func (n *Netem) Start(ctx context.Context) error {
 	err := tc(ctx, "qdisc", "add", "dev", netemDev, "root", "handle", netemRoot, "prio",
 		"bands", "4", "priomap", "1", "2", "2", "2", "1", "2", "0", "0", "1", "1", "1", "1", "1", "1", "1", "1")
 	if err != nil {
-		return fmt.Errorf("netem: lo busy or tc failed: %w", err)
+		return fmt.Errorf("netem: %w", classifyTC(err))
 	}
 	n.on = true
 	if err := n.install(ctx); err != nil {
@@ -84,7 +84,7 @@ func (n *Netem) install(ctx context.Context) error {
 		args = append(args, "loss", strconv.FormatFloat(n.Loss, 'f', -1, 64)+"%")
 	}
 	if err := tc(ctx, args...); err != nil {
-		return err
+		return classifyTC(err)
 	}
 	for _, d := range n.Dsts {
 		err := tc(ctx, "filter", "add", "dev", netemDev, "parent", netemRoot, "protocol", "ip",
@@ -127,3 +127,13 @@ func netemInstalled(ctx context.Context) (bool, error) {
 }
 
 func tc(ctx context.Context, args ...string) error { return run(ctx, "tc", args...) }
+
+// classifyTC marks a kernel without the qdisc (sch_prio, sch_netem not built
+// or not loadable) as ErrUnsupported; other errors (lo already has a root
+// qdisc of someone else's) stay failures.
+func classifyTC(err error) error {
+	if strings.Contains(err.Error(), "qdisc kind is unknown") {
+		return fmt.Errorf("%w: kernel lacks the prio or netem qdisc: %w", ErrUnsupported, err)
+	}
+	return err
+}
