@@ -4,9 +4,11 @@ package nemesis
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -179,4 +181,37 @@ func readFile(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestSmallDiskStopsRaftWAL fills the disk under a real raft-wal and
+// appends until it fails: the failure is ENOSPC, and it arrives only when
+// the preallocated 64 MiB segment is used up and the next one cannot be
+// created — appends into the current segment still succeed on a full disk.
+func TestSmallDiskStopsRaftWAL(t *testing.T) {
+	ctx := ctxT(t)
+	if os.Geteuid() != 0 {
+		t.Skipf("SKIP %s: mounting tmpfs needs root", t.Name())
+	}
+	d := &SmallDisk{Dir: filepath.Join(t.TempDir(), "data"), Size: 80 << 20}
+	if err := d.Mount(); err != nil {
+		t.Skipf("SKIP %s: %v", t.Name(), err)
+	}
+	t.Cleanup(func() { _ = d.Unmount() })
+	w, meta := openWAL(t, filepath.Join(d.Dir, "raft", "wal"))
+	defer closeWAL(t, w, meta)
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte{1}, 64<<10)
+	for i := uint64(1); i <= 2000; i++ { // 2000 × 64 KiB > one segment
+		err := w.StoreLogs([]*raft.Log{{Index: i, Term: 1, Type: raft.LogCommand, Data: data}})
+		if errors.Is(err, syscall.ENOSPC) {
+			t.Logf("ENOSPC at entry %d (%d MiB appended on a full disk)", i, (i-1)*64>>10)
+			return
+		}
+		if err != nil {
+			t.Fatalf("entry %d: %v, want ENOSPC", i, err)
+		}
+	}
+	t.Fatal("2000 × 64 KiB appended on a full disk without ENOSPC")
 }
