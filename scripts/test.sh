@@ -8,5 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "== go vet ./..."
 go vet ./...
 
+# iptables/iproute2 for the fault-injection tests (test/nemesis); never fails.
+./scripts/install-test-deps.sh
+
 echo "== go test ./..."
 go test -count=1 -timeout 20m ./...
