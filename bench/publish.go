@@ -26,7 +26,8 @@ type PublishResult struct {
 	Window     int           `json:"window"`
 	Size       int           `json:"size"`
 	Confirmed  int64         `json:"confirmed"`
-	Elapsed    time.Duration `json:"elapsed"`
+	Elapsed    time.Duration `json:"-"`
+	ElapsedSec float64       `json:"elapsedSeconds"`
 	MsgsPerSec float64       `json:"msgsPerSec"`
 	MBPerSec   float64       `json:"mbPerSec"`
 }
@@ -79,7 +80,7 @@ func RunPublish(ctx context.Context, t Target, cfg PublishConfig) (PublishResult
 	}
 	n := confirmed.Load()
 	return PublishResult{Target: t.Name(), Publishers: cfg.Publishers, Window: cfg.Window, Size: cfg.Size,
-		Confirmed: n, Elapsed: elapsed, MsgsPerSec: float64(n) / elapsed.Seconds(),
+		Confirmed: n, Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), MsgsPerSec: float64(n) / elapsed.Seconds(),
 		MBPerSec: float64(n) * float64(cfg.Size) / elapsed.Seconds() / 1e6}, nil
 }
 
