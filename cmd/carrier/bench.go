@@ -17,7 +17,7 @@ func (a *app) benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure a Carrier cluster",
 	}
-	cmd.AddCommand(a.benchFailoverCmd())
+	cmd.AddCommand(a.benchFailoverCmd(), a.benchPublishCmd())
 	return cmd
 }
 

@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PublishConfig is workload 1: durable publish throughput.
+type PublishConfig struct {
+	Publishers int           // concurrent publishers, one connection each (default 4)
+	Window     int           // unconfirmed publishes per publisher (default 256)
+	Size       int           // payload bytes (default 1024)
+	Duration   time.Duration // measured time (default 10s)
+	Stream     string        // stream/queue name (default "bench-publish")
+}
+
+// PublishResult is what workload 1 measured: confirmed messages over the
+// measured time (from the first send to the last confirmation).
+type PublishResult struct {
+	Target     string        `json:"target"`
+	Publishers int           `json:"publishers"`
+	Window     int           `json:"window"`
+	Size       int           `json:"size"`
+	Confirmed  int64         `json:"confirmed"`
+	Elapsed    time.Duration `json:"-"`
+	ElapsedSec float64       `json:"elapsedSeconds"`
+	MsgsPerSec float64       `json:"msgsPerSec"`
+	MBPerSec   float64       `json:"mbPerSec"`
+}
+
+func (cfg PublishConfig) withDefaults() PublishConfig {
+	if cfg.Publishers <= 0 {
+		cfg.Publishers = 4
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 256
+	}
+	if cfg.Size <= 0 {
+		cfg.Size = 1024
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 10 * time.Second
+	}
+	if cfg.Stream == "" {
+		cfg.Stream = "bench-publish"
+	}
+	return cfg
+}
+
+// RunPublish runs workload 1 against t: cfg.Publishers goroutines, each with
+// its own connection, keep cfg.Window publishes in flight for cfg.Duration,
+// then wait for the ones still pending. Every publish must be confirmed; the
+// first error ends the run and is returned.
+func RunPublish(ctx context.Context, t Target, cfg PublishConfig) (PublishResult, error) {
+	cfg = cfg.withDefaults()
+	if err := t.Prepare(ctx, cfg.Stream); err != nil {
+		return PublishResult{}, err
+	}
+	pubs, err := openPublishers(ctx, t, cfg)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	defer closeAll(pubs)
+	var confirmed atomic.Int64
+	start := time.Now()
+	stop := start.Add(cfg.Duration)
+	errs := make([]error, len(pubs))
+	var wg sync.WaitGroup
+	for i, p := range pubs {
+		wg.Go(func() { errs[i] = publishLoop(ctx, p, cfg, stop, &confirmed) })
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return PublishResult{}, fmt.Errorf("%s: %w", t.Name(), err)
+	}
+	n := confirmed.Load()
+	return PublishResult{Target: t.Name(), Publishers: cfg.Publishers, Window: cfg.Window, Size: cfg.Size,
+		Confirmed: n, Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), MsgsPerSec: float64(n) / elapsed.Seconds(),
+		MBPerSec: float64(n) * float64(cfg.Size) / elapsed.Seconds() / 1e6}, nil
+}
+
+func openPublishers(ctx context.Context, t Target, cfg PublishConfig) ([]Publisher, error) {
+	var pubs []Publisher
+	for i := range cfg.Publishers {
+		p, err := t.NewPublisher(ctx, i, cfg.Stream, cfg.Window)
+		if err != nil {
+			closeAll(pubs)
+			return nil, err
+		}
+		pubs = append(pubs, p)
+	}
+	return pubs, nil
+}
+
+func closeAll(pubs []Publisher) {
+	for _, p := range pubs {
+		_ = p.Close()
+	}
+}
+
+// publishLoop keeps up to cfg.Window publishes in flight (a FIFO of
+// pendings: when full, it waits for the oldest) until stop, then drains.
+func publishLoop(ctx context.Context, p Publisher, cfg PublishConfig, stop time.Time, confirmed *atomic.Int64) error {
+	payload := make([]byte, cfg.Size)
+	for i := range payload {
+		payload[i] = byte('a' + i%26)
+	}
+	ctx, cancel := context.WithDeadline(ctx, stop.Add(time.Minute))
+	defer cancel()
+	inflight := make([]Pending, 0, cfg.Window)
+	for time.Now().Before(stop) {
+		if len(inflight) == cfg.Window {
+			if err := inflight[0].Wait(ctx); err != nil {
+				return err
+			}
+			confirmed.Add(1)
+			inflight = inflight[1:]
+		}
+		pd, err := p.Publish(payload)
+		if err != nil {
+			return err
+		}
+		inflight = append(inflight, pd)
+	}
+	for _, pd := range inflight {
+		if err := pd.Wait(ctx); err != nil {
+			return err
+		}
+		confirmed.Add(1)
+	}
+	return nil
+}

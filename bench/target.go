@@ -1,0 +1,52 @@
+package bench
+
+import (
+	"context"
+	"io"
+)
+
+// Target is one system under test: a running 3-node cluster and the way a
+// benchmark reaches it. Workloads are written once against Target, so that
+// Carrier and its peer run exactly the same driver code.
+//
+// A Target is safe for concurrent use: every publisher or consumer it opens
+// has its own connection and may run on its own goroutine. Close stops the
+// cluster and every process the Target started.
+type Target interface {
+	// Name identifies the target in results ("carrier", "nats-always", …).
+	Name() string
+	// Prepare creates the stream (Carrier: queue) with 3 replicas on disk,
+	// empty; it returns once publishes to it can be confirmed.
+	Prepare(ctx context.Context, stream string) error
+	// NewPublisher opens a connection (the i-th; targets spread them over
+	// the nodes) that publishes to stream with at most window unconfirmed.
+	NewPublisher(ctx context.Context, i int, stream string, window int) (Publisher, error)
+	// NewConsumer opens a connection (the i-th) that is one member of the
+	// durable group on stream, with explicit acks.
+	NewConsumer(ctx context.Context, i int, stream, group string) (Consumer, error)
+	io.Closer
+}
+
+// Publisher publishes to one stream over one connection. It is used by one
+// goroutine at a time.
+type Publisher interface {
+	// Publish sends payload without waiting for its confirmation; the
+	// caller keeps at most the window it asked for in flight.
+	Publish(payload []byte) (Pending, error)
+	io.Closer
+}
+
+// Pending is a publish sent and not yet known to be confirmed.
+type Pending interface {
+	// Wait returns nil once the message is confirmed: committed by a
+	// majority and, per the target's sync setting, on their disks.
+	Wait(ctx context.Context) error
+}
+
+// Consumer is one member of a durable group, used by one goroutine.
+type Consumer interface {
+	// Next waits for the next delivery and returns its payload and a
+	// function that acks it (waiting for the server's confirmation).
+	Next(ctx context.Context) (payload []byte, ack func(context.Context) error, err error)
+	io.Closer
+}
