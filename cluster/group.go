@@ -80,11 +80,15 @@ func (g *group) open(cfg Config, dir string) error {
 		return err
 	}
 	g.fsm = newFSM(nil, g.log, g.afterApply)
-	hasState, err := raft.HasExistingState(g.logs, g.wal, g.snaps)
+	cached, err := raft.NewLogCache(logCacheEntries, g.logs)
+	if err != nil {
+		return fmt.Errorf("log cache: %w", err)
+	}
+	hasState, err := raft.HasExistingState(cached, g.wal, g.snaps)
 	if err != nil {
 		return fmt.Errorf("check raft state: %w", err)
 	}
-	g.raft, err = raft.NewRaft(cfg.raftConfig(g.notify, g.log), g.fsm, g.logs, g.wal, g.snaps, g.transport)
+	g.raft, err = raft.NewRaft(cfg.raftConfig(g.notify, g.log), g.fsm, cached, g.wal, g.snaps, g.transport)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
