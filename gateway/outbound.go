@@ -83,37 +83,31 @@ func (o *outbound) push(it outItem) error {
 
 // pushWait queues it, waiting for room while the writer drains the queue.
 func (o *outbound) pushWait(ctx context.Context, it outItem) error {
-	for {
-		o.mu.Lock()
-		if o.closed {
-			o.mu.Unlock()
-			return errOutClosed
+	return o.await(ctx, func() bool {
+		if !o.fits(it.size) {
+			return false
 		}
-		if o.fits(it.size) {
-			o.add(it)
-			o.mu.Unlock()
-			return nil
-		}
-		room := o.room
-		o.mu.Unlock()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		o.add(it)
+		return true
+	})
 }
 
 // waitRoom waits until at most half the budget is used (tails page while
 // it is), the queue closes, or ctx ends.
 func (o *outbound) waitRoom(ctx context.Context) error {
+	return o.await(ctx, func() bool { return o.used <= o.limit/2 })
+}
+
+// await waits until ready returns true (it runs with mu held and may change
+// the queue), the queue closes (errOutClosed), or ctx ends.
+func (o *outbound) await(ctx context.Context, ready func() bool) error {
 	for {
 		o.mu.Lock()
 		if o.closed {
 			o.mu.Unlock()
 			return errOutClosed
 		}
-		if o.used <= o.limit/2 {
+		if ready() {
 			o.mu.Unlock()
 			return nil
 		}
