@@ -1,11 +1,8 @@
 package cluster
 
 import (
-	"context"
 	"fmt"
 	"runtime"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/carriermq/carrier/queue"
@@ -30,24 +27,11 @@ func BenchmarkPropose(b *testing.B) {
 	}
 }
 
+// benchPublish runs benchPublishOnly and reports throughput and how many
+// messages shared each Raft entry and each fsync (group commit).
 func benchPublish(b *testing.B, n *Node, par int) {
-	data := []byte(`"` + strings.Repeat("x", 1022) + `"`)
-	var id atomic.Uint64
 	before := n.Stats()
-	b.SetBytes(int64(len(data)))
-	b.SetParallelism(par)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			msg := &queue.Message{ID: fmt.Sprint(id.Add(1)), Event: "e", Data: data}
-			res, err := n.Propose(context.Background(), queue.Publish{Queue: "q", Messages: []*queue.Message{msg}})
-			if err != nil || res.Err != nil {
-				b.Errorf("publish: %v %v", err, res.Err)
-				return
-			}
-		}
-	})
-	b.StopTimer()
+	benchPublishOnly(b, n, par)
 	after := n.Stats()
 	cmds := float64(after.CommandsApplied - before.CommandsApplied)
 	b.ReportMetric(cmds/b.Elapsed().Seconds(), "msgs/s")
