@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	clustertest "github.com/carriermq/carrier/test/cluster"
 )
 
 // TestFailoverSmoke runs two trials of the failover benchmark against a
@@ -19,10 +17,7 @@ func TestFailoverSmoke(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bin, err := clustertest.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := carrierBin
 	var progress bytes.Buffer
 	dir := t.TempDir()
 	res, err := Failover(ctx, FailoverConfig{Bin: bin, Dir: dir, Trials: 2, Progress: &progress})

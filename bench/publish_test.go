@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	clustertest "github.com/carriermq/carrier/test/cluster"
 )
 
 // TestPublishSmoke runs workload 1 for about a second against a 3-node
@@ -19,10 +17,7 @@ func TestPublishSmoke(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	bin, err := clustertest.Build(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := carrierBin
 	starts := []struct {
 		name  string
 		start func() (Target, error)
