@@ -137,7 +137,7 @@ func (s *State) createNew(t *tx, name string, cfg QueueConfig, maxQueues int) (*
 	if maxQueues > 0 && len(s.queues) >= maxQueues {
 		return nil, Errorf(CodeTooManyQueues, "%d queues exist, the limit is %d", len(s.queues), maxQueues)
 	}
-	q := newQueue(name, cfg, t.now, s.newStore())
+	q := newQueue(name, cfg, t.now, s.makeStore())
 	s.addQueue(q)
 	return q, nil
 }
@@ -219,13 +219,7 @@ func (s *State) budgetFor(q *queue, max int64) int64 {
 	if max <= 0 {
 		return math.MaxInt64
 	}
-	others := int64(0)
-	for name, o := range s.queues {
-		if name != q.name {
-			others += o.store.Bytes()
-		}
-	}
-	return max - others
+	return max - (*s.totalBytes - q.store.Bytes())
 }
 
 func (s *State) join(t *tx, c Join) Result {

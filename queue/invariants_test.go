@@ -16,10 +16,15 @@ func checkInvariants(s *State) error {
 	if err := checkTimers(s); err != nil {
 		return err
 	}
+	total := int64(0)
 	for _, name := range s.names {
 		if err := checkQueue(s.queues[name]); err != nil {
 			return fmt.Errorf("queue %s: %w", name, err)
 		}
+		total += s.queues[name].store.Bytes()
+	}
+	if total != *s.totalBytes {
+		return fmt.Errorf("totalBytes %d, stores hold %d", *s.totalBytes, total)
 	}
 	return nil
 }

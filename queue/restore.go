@@ -107,7 +107,7 @@ func (sr *snapReader) queue(s *State) (*queue, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: queue %q: %w", errInvalid, name, err)
 	}
-	q := newQueue(name, cfg, created, s.newStore())
+	q := newQueue(name, cfg, created, s.makeStore())
 	q.lastSeq = lastSeq
 	steps := []func(*queue) error{sr.messages, sr.dedupRecords, sr.groups, sr.deadLetters}
 	for _, step := range steps {

@@ -21,6 +21,11 @@ type State struct {
 	applied  uint64
 	lastTime int64 // effective time of the last entry; never decreases
 	timers   queueHeap
+	// Invariant: *totalBytes is the sum of Bytes() of every queue's store
+	// (kept by accountedStore, so Publish's store-wide budget costs O(1)).
+	// A pointer shared with the stores, so Restore's swap of the whole
+	// struct keeps them counting into the state's total.
+	totalBytes *int64
 }
 
 // New returns an empty state whose queues keep messages in stores made by newStore
@@ -29,7 +34,7 @@ func New(newStore func() Store) *State {
 	if newStore == nil {
 		newStore = NewMemoryStore
 	}
-	return &State{newStore: newStore, queues: make(map[string]*queue)}
+	return &State{newStore: newStore, queues: make(map[string]*queue), totalBytes: new(int64)}
 }
 
 // AppliedIndex is the index of the last entry applied (or restored).
@@ -202,8 +207,36 @@ func (s *State) addQueue(q *queue) {
 	s.names = insertSorted(s.names, q.name)
 }
 
-// removeQueue forgets q.
+// makeStore returns a new store for a queue, accounted in s.totalBytes.
+func (s *State) makeStore() Store {
+	return accountedStore{Store: s.newStore(), total: s.totalBytes}
+}
+
+// accountedStore adds every change of its store's Bytes to a state-wide total.
+type accountedStore struct {
+	Store
+	total *int64
+}
+
+// Append stores m and accounts its bytes.
+func (a accountedStore) Append(m *Message) error {
+	before := a.Store.Bytes()
+	err := a.Store.Append(m)
+	*a.total += a.Store.Bytes() - before
+	return err
+}
+
+// DropThrough drops messages and accounts the bytes freed.
+func (a accountedStore) DropThrough(seq uint64) (int64, error) {
+	before := a.Store.Bytes()
+	n, err := a.Store.DropThrough(seq)
+	*a.total += a.Store.Bytes() - before
+	return n, err
+}
+
+// removeQueue forgets q (and its bytes).
 func (s *State) removeQueue(q *queue) {
+	*s.totalBytes -= q.store.Bytes()
 	if q.timerPos >= 0 {
 		s.timers.remove(q)
 	}
