@@ -181,8 +181,34 @@ func (g *gossip) join(addrs []string) (int, error) {
 	return n, nil
 }
 
-// others is the number of live peers other than this node.
-func (g *gossip) others() int { return g.ml.NumMembers() - 1 }
+// unreached resolves targets (host:port; host may be a DNS name) and returns
+// the addresses that are not a live member's gossip address; a target that
+// does not resolve (or has no port) is returned as given, for Join to try.
+func (g *gossip) unreached(targets []string) []string {
+	live := map[string]bool{}
+	for _, n := range g.ml.Members() {
+		live[n.Address()] = true
+	}
+	var out []string
+	for _, t := range targets {
+		host, port, err := net.SplitHostPort(t)
+		if err != nil {
+			out = append(out, t)
+			continue
+		}
+		ips, err := net.LookupHost(host)
+		if err != nil {
+			out = append(out, t)
+			continue
+		}
+		for _, ip := range ips {
+			if addr := net.JoinHostPort(ip, port); !live[addr] {
+				out = append(out, addr)
+			}
+		}
+	}
+	return out
+}
 
 // snapshot returns every known peer, this node included, sorted by name.
 func (g *gossip) snapshot() []peer {

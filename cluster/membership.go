@@ -95,7 +95,7 @@ func (m *membership) run() {
 func (m *membership) step() {
 	st := m.raftState()
 	m.refreshMeta(st)
-	m.joinIfAlone()
+	m.joinMissing()
 	m.bootstrapIfExpected(st.hasState)
 	m.trackAlive(st.conf)
 	m.sampleCommit()
@@ -144,14 +144,21 @@ func (m *membership) refreshMeta(st localRaft) {
 	m.gossip.updateMeta(next)
 }
 
-// joinIfAlone joins the configured addresses while no other node is seen,
-// at most every joinRetry.
-func (m *membership) joinIfAlone() {
-	if len(m.cfg.Join) == 0 || m.gossip.others() > 0 || time.Since(m.lastJoin) < joinRetry {
+// joinMissing joins, at most every joinRetry, the configured join targets
+// that are not live gossip members yet (names resolved again each time).
+// Seeing some peer is not enough: if this node's join reached only nodes
+// that never reached a third one (it was not listening yet, and has no
+// --join of its own), gossip would stay split in two islands.
+func (m *membership) joinMissing() {
+	if len(m.cfg.Join) == 0 || time.Since(m.lastJoin) < joinRetry {
 		return
 	}
 	m.lastJoin = time.Now()
-	n, err := m.gossip.join(m.cfg.Join)
+	missing := m.gossip.unreached(m.cfg.Join)
+	if len(missing) == 0 {
+		return
+	}
+	n, err := m.gossip.join(missing)
 	if err != nil {
 		m.log.Info("join failed; retrying", "err", err, "retry", joinRetry)
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -437,4 +438,25 @@ func TestPromotionUnderLoad(t *testing.T) {
 	}()
 	c.start(c.memberConfig("n4", t.TempDir(), 3, c.nodes["n1"].GossipAddress()))
 	c.waitVoters("n1", "n2", "n3", "n4")
+}
+
+// TestJoinRetriesUntilEveryTargetIsReached: n2's only join target (n1) is
+// not listening yet when n2 starts; n3 then joins n2, so n2 is no longer
+// alone — but n1 has no join targets of its own. n2 must keep retrying n1
+// (seeing some peer is not enough), or gossip stays split and the cluster of
+// three never forms.
+func TestJoinRetriesUntilEveryTargetIsReached(t *testing.T) {
+	c := newTestCluster(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n1Addr := ln.Addr().String()
+	ln.Close()
+	n2 := c.start(c.memberConfig("n2", t.TempDir(), 3, n1Addr))
+	c.start(c.memberConfig("n3", t.TempDir(), 3, n2.GossipAddress()))
+	cfg := c.memberConfig("n1", t.TempDir(), 3)
+	cfg.GossipBind = n1Addr
+	c.start(cfg)
+	c.waitVoters("n1", "n2", "n3")
 }
