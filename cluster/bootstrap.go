@@ -68,7 +68,7 @@ func planKey(conf raft.Configuration) string {
 // for two steps in a row and this node has no Raft state. Called only from
 // the membership loop.
 func (m *membership) bootstrapIfExpected(hasState bool) {
-	if m.cfg.BootstrapExpect == 0 || hasState || m.bootstrapped {
+	if m.expect() == 0 || hasState || m.bootstrapped {
 		return
 	}
 	conf, why := bootstrapPlan(m.cfg.BootstrapExpect, m.gossip.snapshot())
@@ -90,4 +90,14 @@ func (m *membership) bootstrapIfExpected(hasState bool) {
 		return
 	}
 	m.bootstrapped = true
+}
+
+// expect is the bootstrap-expect this node takes part in: 0 for a node whose
+// damaged Raft state was moved aside (it belonged to a cluster, so it waits
+// to be re-synced and never counts toward forming a new one).
+func (m *membership) expect() int {
+	if m.g.quarantined {
+		return 0
+	}
+	return m.cfg.BootstrapExpect
 }

@@ -42,6 +42,11 @@ type Config struct {
 	SnapshotInterval  time.Duration // how often raft checks SnapshotThreshold
 	SnapshotThreshold uint64        // entries since the last snapshot that trigger one
 	TrailingLogs      uint64        // entries kept after a snapshot for lagging followers
+	// SegmentBytes is the size of one raft-wal segment file (preallocated);
+	// 0 keeps raft-wal's default (64 MiB). Smaller segments make a full disk
+	// show at once rather than when the current segment is used up (the fault
+	// suite uses it); larger ones mean fewer files.
+	SegmentBytes int
 
 	MaxBatchCommands   int // commands per Raft entry (group commit)
 	MaxBatchBytes      int // estimated encoded bytes per Raft entry; a larger command goes alone
@@ -73,6 +78,10 @@ func DefaultConfig() Config {
 	}
 }
 
+// minSegmentBytes is the smallest raft-wal segment accepted: one segment
+// must hold a whole entry (MaxBatchBytes, 1 MiB by default, plus framing).
+const minSegmentBytes = 2 << 20
+
 // Validate reports every problem of c at once, or nil.
 func (c Config) Validate() error {
 	var errs []error
@@ -96,6 +105,7 @@ func (c Config) Validate() error {
 	add(c.CommitTimeout >= time.Millisecond, "commit timeout %v is below 1ms", c.CommitTimeout)
 	add(c.SnapshotInterval >= 5*time.Millisecond, "snapshot interval %v is below 5ms", c.SnapshotInterval)
 	add(c.SnapshotThreshold > 0, "snapshot threshold is 0")
+	add(c.SegmentBytes == 0 || c.SegmentBytes >= minSegmentBytes, "raft segment size %d is below %d bytes", c.SegmentBytes, minSegmentBytes)
 	add(c.MaxBatchCommands > 0, "max batch commands %d is not positive", c.MaxBatchCommands)
 	add(c.MaxBatchBytes > 0, "max batch bytes %d is not positive", c.MaxBatchBytes)
 	add(c.MaxInflightEntries > 0, "max inflight entries %d is not positive", c.MaxInflightEntries)

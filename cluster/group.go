@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/carriermq/carrier/queue"
@@ -49,8 +50,12 @@ type group struct {
 	stop      chan struct{} // closed by close
 	wg        sync.WaitGroup
 	resetDone atomic.Bool // ResetNode of this session applied
-	closeOnce sync.Once
-	closeErr  error
+	// quarantined: this data dir once held Raft state that had to be moved
+	// aside (damaged.go); the node re-syncs from its peers and never
+	// bootstraps. Set before start, read-only afterwards.
+	quarantined bool
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // openGroup opens the stores under dir, starts raft, bootstraps a
@@ -96,9 +101,26 @@ func (g *group) open(cfg Config, dir string) error {
 }
 
 // openStores opens the log, stable and snapshot stores and the transport.
+// Damaged Raft state (ErrDamagedState) is moved aside when the node has
+// peers to re-sync from (gossip on); a single node refuses to start on it.
 func (g *group) openStores(cfg Config, dir string) error {
 	hclogger := newHCLogger(g.log, cfg.RaftLogLevel, "raft")
-	w, err := openLogStore(filepath.Join(dir, "wal"), hclogger.Named("wal"))
+	err := g.openDisk(cfg, dir, hclogger)
+	if errors.Is(err, ErrDamagedState) && cfg.GossipBind != "" {
+		err = g.quarantineAndReopen(cfg, dir, hclogger, err)
+	}
+	if err != nil {
+		return err
+	}
+	g.quarantined = g.quarantined || wasQuarantined(dir)
+	g.transport, g.mux, err = newTransport(cfg.RaftBind, cfg.RaftAdvertise, hclogger.Named("transport"), g.log)
+	return err
+}
+
+// openDisk opens the log and snapshot stores and checks that the log
+// continues from the snapshot raft will restore.
+func (g *group) openDisk(cfg Config, dir string, hclogger hclog.Logger) error {
+	w, err := openLogStore(filepath.Join(dir, "wal"), cfg.SegmentBytes, hclogger.Named("wal"))
 	if err != nil {
 		return err
 	}
@@ -108,14 +130,34 @@ func (g *group) openStores(cfg Config, dir string) error {
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
 	}
-	g.transport, g.mux, err = newTransport(cfg.RaftBind, cfg.RaftAdvertise, hclogger.Named("transport"), g.log)
-	return err
+	if err := checkContinuity(g.wal, g.snaps, g.log); err != nil {
+		return fmt.Errorf("%w; data dir %s", err, cfg.DataDir)
+	}
+	return nil
+}
+
+// quarantineAndReopen moves the damaged Raft directory aside and opens an
+// empty one: the node comes back like one whose volume was lost, is demoted
+// by the leader until it has caught up, and never bootstraps.
+func (g *group) quarantineAndReopen(cfg Config, dir string, hclogger hclog.Logger, damage error) error {
+	if err := g.closeStores(); err != nil {
+		return errors.Join(damage, err)
+	}
+	g.wal = nil
+	to, err := quarantine(dir)
+	if err != nil {
+		return errors.Join(damage, err)
+	}
+	g.log.Error("Raft state damaged: moved aside, re-syncing from the cluster (remove the moved dir once inspected)",
+		"err", damage, "movedTo", to)
+	g.quarantined = true
+	return g.openDisk(cfg, dir, hclogger)
 }
 
 // bootstrap forms a single-voter cluster of this node, only when asked and
 // when the node has no Raft state: a node that has state never bootstraps again.
 func (g *group) bootstrap(want, hasState bool) error {
-	if !want || hasState {
+	if !want || hasState || g.quarantined {
 		g.log.Info("starting raft", "bootstrap", false, "existingState", hasState)
 		return nil
 	}

@@ -29,12 +29,16 @@ type walStore struct {
 
 // openLogStore opens (or creates) the write-ahead log in dir. The returned
 // store is both raft's LogStore and its StableStore.
-func openLogStore(dir string, logger hclog.Logger) (*walStore, error) {
+// segmentBytes > 0 sets raft-wal's segment size.
+func openLogStore(dir string, segmentBytes int, logger hclog.Logger) (*walStore, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
 	meta := &metadb.BoltMetaDB{}
-	w, err := wal.Open(dir, wal.WithLogger(logger), wal.WithMetaStore(meta))
+	if segmentBytes <= 0 {
+		segmentBytes = wal.DefaultSegmentSize
+	}
+	w, err := wal.Open(dir, wal.WithLogger(logger), wal.WithMetaStore(meta), wal.WithSegmentSize(segmentBytes))
 	if err != nil {
 		_ = meta.Close() // may have been opened before the failure
 		return nil, fmt.Errorf("open raft-wal in %s: %w", dir, err)

@@ -21,7 +21,7 @@ type logStoreUnderTest struct {
 func logStoreCandidates() []logStoreUnderTest {
 	return []logStoreUnderTest{
 		{name: "wal", open: func(dir string) (raft.LogStore, io.Closer, error) {
-			w, err := openLogStore(dir, newHCLogger(slog.Default(), slog.LevelWarn, "wal"))
+			w, err := openLogStore(dir, 0, newHCLogger(slog.Default(), slog.LevelWarn, "wal"))
 			return w, w, err
 		}},
 		{name: "bolt", open: func(dir string) (raft.LogStore, io.Closer, error) {

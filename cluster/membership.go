@@ -126,7 +126,7 @@ func (m *membership) meta(st localRaft) nodeMeta {
 	return nodeMeta{
 		ID: m.cfg.NodeID, RaftAddr: string(m.g.transport.LocalAddr()), APIAddr: m.cfg.APIAddress,
 		Version: m.cfg.Version, Session: m.g.session, HasState: st.hasState,
-		InCluster: len(st.conf.Servers) > 0, Applied: st.applied, Expect: m.cfg.BootstrapExpect,
+		InCluster: len(st.conf.Servers) > 0, Applied: st.applied, Expect: m.expect(),
 	}
 }
 

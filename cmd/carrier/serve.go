@@ -41,6 +41,16 @@ type serveFlags struct {
 	heartbeatTimeout time.Duration
 	electionTimeout  time.Duration
 	gossipOn         bool // gossip runs: a cluster flag was given
+
+	storage storageFlags
+}
+
+// storageFlags tune the Raft log and snapshots on disk.
+type storageFlags struct {
+	segmentBytes      int
+	snapshotInterval  time.Duration
+	snapshotThreshold uint64
+	trailingLogs      uint64
 }
 
 // nodeIDFile keeps the node id in the data dir, so a restart is the same
@@ -94,7 +104,23 @@ closes, staying a member of the cluster.`,
 		"bytes all queues may store together (messages are held in memory; keep it under the node's memory limit)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	clusterFlags(fl, f)
+	storageFlagSet(fl, &f.storage)
 	return cmd
+}
+
+// storageFlagSet are the flags of the on-disk Raft state.
+func storageFlagSet(fl *pflag.FlagSet, f *storageFlags) {
+	def := cluster.DefaultConfig()
+	fl.IntVar(&f.segmentBytes, "raft-segment-bytes", 64<<20, "size of one Raft log segment file, preallocated (at least 2 MiB)")
+	fl.DurationVar(&f.snapshotInterval, "snapshot-interval", def.SnapshotInterval, "how often to check whether a snapshot is due")
+	fl.Uint64Var(&f.snapshotThreshold, "snapshot-threshold", def.SnapshotThreshold, "log entries since the last snapshot that make one due")
+	fl.Uint64Var(&f.trailingLogs, "trailing-logs", def.TrailingLogs, "log entries kept after a snapshot for followers that lag")
+}
+
+// apply sets cfg's storage fields.
+func (f storageFlags) apply(cfg *cluster.Config) {
+	cfg.SegmentBytes = f.segmentBytes
+	cfg.SnapshotInterval, cfg.SnapshotThreshold, cfg.TrailingLogs = f.snapshotInterval, f.snapshotThreshold, f.trailingLogs
 }
 
 // clusterFlags are the flags of the cluster contract (gossip, join,
@@ -148,6 +174,7 @@ func openNode(a *app, f *serveFlags, id, apiURL string, log *slog.Logger) (*clus
 	cfg := cluster.DefaultConfig()
 	cfg.NodeID, cfg.DataDir, cfg.Logger = id, f.data, log
 	cfg.RaftBind, cfg.RaftAdvertise = f.raftBind, f.raftAdvertise
+	f.storage.apply(&cfg)
 	// Bootstrap a single node only when the data dir has no Raft state yet,
 	// and only without --join or --bootstrap-expect.
 	if err := clusterConfig(a, f, &cfg); err != nil {
