@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Outcome is what the producer learned about a publish.
@@ -42,15 +43,20 @@ func (o Outcome) String() string {
 
 // publish is one message's producer-side record.
 type publish struct {
-	outcome Outcome
-	seq     uint64 // set when confirmed
+	outcome   Outcome
+	seq       uint64    // set when confirmed
+	attempted time.Time // first Attempt
+	decided   time.Time // Confirm, or the last Fail
 }
 
-// Delivery is one message a group member received.
+// Delivery is one message a reader received.
 type Delivery struct {
 	ID   string
 	Seq  uint64
 	Node string // which node served it (for reports only)
+	// Reader names who received it: a consumer group or a tail. Check
+	// merges every reader; CheckReader and MissingFor look at one.
+	Reader string
 }
 
 // History is the record of one run. All methods are safe for concurrent
@@ -72,10 +78,7 @@ func NewHistory() *History {
 func (h *History) Attempt(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.published[id]; !ok {
-		h.published[id] = &publish{}
-		h.order = append(h.order, id)
-	}
+	h.attemptLocked(id)
 }
 
 // Confirm records the server's confirmation of id at seq. A confirmation
@@ -84,7 +87,7 @@ func (h *History) Confirm(id string, seq uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := h.attemptLocked(id)
-	p.outcome, p.seq = Confirmed, seq
+	p.outcome, p.seq, p.decided = Confirmed, seq, time.Now()
 }
 
 // Fail records that the publish of id ended without a confirmation (error
@@ -94,7 +97,7 @@ func (h *History) Fail(id string) {
 	defer h.mu.Unlock()
 	p := h.attemptLocked(id)
 	if p.outcome != Confirmed {
-		p.outcome = Unknown
+		p.outcome, p.decided = Unknown, time.Now()
 	}
 }
 
@@ -102,7 +105,7 @@ func (h *History) Fail(id string) {
 func (h *History) attemptLocked(id string) *publish {
 	p, ok := h.published[id]
 	if !ok {
-		p = &publish{}
+		p = &publish{attempted: time.Now()}
 		h.published[id] = p
 		h.order = append(h.order, id)
 	}
@@ -129,14 +132,23 @@ func (h *History) Confirmed() []string {
 	return out
 }
 
-// Missing returns the confirmed ids the group has not received yet, in
+// Missing returns the confirmed ids no reader has received yet, in
 // attempt order; a test polls it until it is empty before calling Check.
-func (h *History) Missing() []string {
+func (h *History) Missing() []string { return h.missing(func(Delivery) bool { return true }) }
+
+// MissingFor is Missing for the deliveries of one reader.
+func (h *History) MissingFor(reader string) []string {
+	return h.missing(func(d Delivery) bool { return d.Reader == reader })
+}
+
+func (h *History) missing(counts func(Delivery) bool) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	seen := make(map[string]bool, len(h.deliveries))
 	for _, d := range h.deliveries {
-		seen[d.ID] = true
+		if counts(d) {
+			seen[d.ID] = true
+		}
 	}
 	var out []string
 	for _, id := range h.order {
@@ -158,6 +170,40 @@ func (h *History) Counts() (confirmed, received int) {
 		}
 	}
 	return confirmed, len(h.deliveries)
+}
+
+// Publish is the producer-side record of one message id.
+type Publish struct {
+	ID        string
+	Outcome   Outcome
+	Seq       uint64    // when confirmed
+	Attempted time.Time // first attempt
+	Decided   time.Time // confirmation or last failure; zero while pending
+}
+
+// Publishes returns every message id's record, in attempt order.
+func (h *History) Publishes() []Publish {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Publish, 0, len(h.order))
+	for _, id := range h.order {
+		p := h.published[id]
+		out = append(out, Publish{ID: id, Outcome: p.outcome, Seq: p.seq, Attempted: p.attempted, Decided: p.decided})
+	}
+	return out
+}
+
+// Deliveries returns a copy of every delivery of reader, in arrival order.
+func (h *History) Deliveries(reader string) []Delivery {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Delivery
+	for _, d := range h.deliveries {
+		if d.Reader == reader {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // sortedKeys returns m's keys sorted, for stable reports.

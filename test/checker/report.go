@@ -35,14 +35,28 @@ type Report struct {
 // Check computes the Report of h. Call it after the run has healed and the
 // group has drained (History.Missing is empty or its deadline passed).
 func Check(h *History) Report {
+	return check(h, func(Delivery) bool { return true })
+}
+
+// CheckReader is Check for the deliveries of one reader (a group or a
+// tail): lost means confirmed and never received by that reader.
+func CheckReader(h *History, reader string) Report {
+	return check(h, func(d Delivery) bool { return d.Reader == reader })
+}
+
+func check(h *History, counts func(Delivery) bool) Report {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := Report{Attempted: len(h.published), Received: len(h.deliveries)}
+	r := Report{Attempted: len(h.published)}
 	seqs := map[string]uint64{} // id → first seq received
 	bySeq := map[uint64]string{}
 	forked := map[string]bool{}
 	unexpected := map[string]bool{}
 	for _, d := range h.deliveries {
+		if !counts(d) {
+			continue
+		}
+		r.Received++
 		p, ok := h.published[d.ID]
 		switch {
 		case !ok:
