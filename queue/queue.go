@@ -252,9 +252,12 @@ func (q *queue) settle(t *tx, groups ...*group) {
 
 // assign hands out work to members with room, in order: the ready list,
 // then from the cursor. Messages whose DeliverAt is in the future are
-// scheduled instead.
+// scheduled instead. A group with MaxInFlight 1 is in strict order: it has
+// at most one unacked message in all, whatever its members — otherwise a
+// member that reconnects (a new member) would get the next message while the
+// old one still holds the previous.
 func (q *queue) assign(t *tx, g *group) {
-	for g.open > 0 {
+	for g.open > 0 && !(g.config.MaxInFlight == 1 && g.acks.Len() > 0) {
 		e, msg := q.nextWork(t, g)
 		if e == nil {
 			return
