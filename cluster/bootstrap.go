@@ -89,6 +89,7 @@ func (m *membership) bootstrapIfExpected(hasState bool) {
 		m.log.Error("bootstrap failed", "err", err)
 		return
 	}
+	m.g.guard.lift("bootstrapped the cluster")
 	m.bootstrapped = true
 }
 

@@ -37,8 +37,11 @@ func startTrio(t testing.TB) []*Node {
 			Suffrage: raft.Voter, ID: raft.ServerID(n.ID()), Address: raft.ServerAddress(n.RaftAddress()),
 		})
 	}
-	if err := nodes[0].group.raft.BootstrapCluster(conf).Error(); err != nil {
-		t.Fatalf("bootstrap: %v", err)
+	for _, n := range nodes { // every node, as bootstrap-expect does: an empty node refuses votes
+		if err := n.group.raft.BootstrapCluster(conf).Error(); err != nil {
+			t.Fatalf("bootstrap %s: %v", n.ID(), err)
+		}
+		n.group.guard.lift("bootstrapped by the test")
 	}
 	waitTrio(t, nodes)
 	return nodes

@@ -35,6 +35,8 @@ type group struct {
 	wal        *walStore
 	snaps      *raft.FileSnapshotStore
 	transport  *raft.NetworkTransport
+	guarded    *guardedTransport // transport as raft sees it: the vote guard in front (voteguard.go)
+	guard      *voteGuard
 	mux        *muxListener // the transport's listener, shared with forwarding
 	fsm        *fsm
 	raft       *raft.Raft
@@ -93,7 +95,9 @@ func (g *group) open(cfg Config, dir string) error {
 	if err != nil {
 		return fmt.Errorf("check raft state: %w", err)
 	}
-	g.raft, err = raft.NewRaft(cfg.raftConfig(g.notify, g.log), g.fsm, cached, g.wal, g.snaps, g.transport)
+	g.guard = newVoteGuard(cached, g.log, !hasState)
+	g.guarded = newGuardedTransport(g.transport, g.guard, cfg.NodeID)
+	g.raft, err = raft.NewRaft(cfg.raftConfig(g.notify, g.log), g.fsm, cached, g.wal, g.snaps, g.guarded)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -170,6 +174,7 @@ func (g *group) bootstrap(want, hasState bool) error {
 	if err := g.raft.BootstrapCluster(conf).Error(); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	g.guard.lift("bootstrapped a single-voter cluster")
 	return nil
 }
 
@@ -228,8 +233,12 @@ func (g *group) doClose(ctx context.Context) error {
 }
 
 // closeStores closes the transport and the log store (whichever are open).
+// Raft must be shut down (or never started).
 func (g *group) closeStores() error {
 	var errs []error
+	if g.guarded != nil {
+		g.guarded.closeGuard()
+	}
 	if g.transport != nil {
 		g.transport.CloseStreams() // pooled outgoing connections; Close leaves them open
 		if err := g.transport.Close(); err != nil {

@@ -22,8 +22,15 @@ import (
 // Build compiles cmd/carrier into dir and returns the binary's path. It runs
 // "go build" from the current directory, which must be inside the module.
 func Build(ctx context.Context, dir string) (string, error) {
-	bin := filepath.Join(dir, "carrier")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/carriermq/carrier/cmd/carrier")
+	return BuildTagged(ctx, dir, "carrier", "")
+}
+
+// BuildTagged compiles cmd/carrier with the build tags (comma-separated,
+// "" for none) into dir/name. The fault suite uses it for a deliberately
+// broken binary.
+func BuildTagged(ctx context.Context, dir, name, tags string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", tags, "-o", bin, "github.com/carriermq/carrier/cmd/carrier")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("build carrier: %w\n%s", err, out)

@@ -27,6 +27,9 @@ type Options struct {
 	ElectionTimeout  time.Duration
 	LogLevel         string   // default "debug"
 	ExtraArgs        []string // more serve flags for every node
+	// Prepare, when set, is called for each node New creates, before any
+	// starts (for example to mount a size-limited disk on its directory).
+	Prepare func(*Node) error
 }
 
 // Cluster is a set of nodes started together. Methods are safe for
@@ -59,6 +62,14 @@ func New(opts Options) (*Cluster, error) {
 		n.args = c.serveArgs(n, joinList(nodes, n), opts.Size)
 	}
 	c.nodes = nodes
+	for _, n := range nodes {
+		if opts.Prepare == nil {
+			continue
+		}
+		if err := opts.Prepare(n); err != nil {
+			return nil, fmt.Errorf("prepare node %s: %w", n.ID, err)
+		}
+	}
 	for _, n := range nodes {
 		if err := n.Start(); err != nil {
 			c.Close()

@@ -1,0 +1,72 @@
+package cluster
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+// TestVoteGuard: an empty node refuses votes until its log holds the commit
+// point a leader reported in its own term; a candidate holding only its
+// bootstrap configuration is never refused; once lifted, the guard stays off.
+func TestVoteGuard(t *testing.T) {
+	logs := raft.NewInmemStore()
+	g := newVoteGuard(logs, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+	if !g.refuse(5) {
+		t.Fatal("empty node with no leader seen granted a vote")
+	}
+	if g.refuse(formationIndex) {
+		t.Fatal("a forming cluster's candidate was refused")
+	}
+	g.observe(3, 10)
+	g.observe(2, 50) // an older leader's report does not replace the newer one
+	store := func(from, to, term uint64) {
+		for i := from; i <= to; i++ {
+			if err := logs.StoreLog(&raft.Log{Index: i, Term: term, Type: raft.LogCommand}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	store(1, 9, 3)
+	if !g.refuse(5) {
+		t.Fatal("granted a vote before holding the leader's commit index")
+	}
+	store(10, 10, 2) // index 10 of another term: not the leader's entry
+	if !g.refuse(5) {
+		t.Fatal("granted a vote holding a different entry at the commit index")
+	}
+	if err := logs.DeleteRange(10, 10); err != nil {
+		t.Fatal(err)
+	}
+	store(10, 12, 3)
+	if g.refuse(5) {
+		t.Fatal("refused a vote after catching up")
+	}
+	if g.active.Load() {
+		t.Fatal("guard still active after catching up")
+	}
+	if err := logs.DeleteRange(1, 12); err != nil {
+		t.Fatal(err)
+	}
+	if g.refuse(5) {
+		t.Fatal("a lifted guard came back")
+	}
+}
+
+// TestVoteGuardOffWithState: a node that starts with Raft state, or that
+// bootstraps, votes normally.
+func TestVoteGuardOffWithState(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	n := startNode(t, cfg) // bootstraps a single-voter cluster
+	if n.group.guard.active.Load() {
+		t.Error("guard active after bootstrap")
+	}
+	cfg.RaftBind = n.RaftAddress()
+	closeNode(t, n)
+	n2 := startNode(t, cfg) // restarts with state
+	if n2.group.guard.active.Load() {
+		t.Error("guard active on a node restarted with its state")
+	}
+}

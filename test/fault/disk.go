@@ -1,0 +1,140 @@
+package faulttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/carriermq/carrier/client"
+	clustertest "github.com/carriermq/carrier/test/cluster"
+	"github.com/carriermq/carrier/test/nemesis"
+)
+
+// diskFullLeader fills the leader's disk to the last byte and, to use up the
+// Raft log segment it already has preallocated, pushes large messages
+// through it until a publish fails. Publishes must then fail, never be
+// confirmed; when space returns the node catches up (started again if it
+// exited).
+func diskFullLeader(ctx context.Context, e *env) (string, error) {
+	l, err := e.leader(ctx)
+	if err != nil {
+		return "", err
+	}
+	d := e.disks[l.ID]
+	if d == nil {
+		return "", fmt.Errorf("%w: node data dirs are not on size-limited mounts (tmpfs needs root)", errSkip)
+	}
+	if err := d.Start(ctx); err != nil {
+		return "", errors.Join(err, d.Heal(context.Background()))
+	}
+	pushed, pushErr := fillThrough(ctx, l)
+	holdErr := sleep(ctx, e.hold)
+	state := nodeState(ctx, l)
+	if err := d.Heal(context.Background()); err != nil {
+		return "", err
+	}
+	note := fmt.Sprintf("filled %s's disk; %d large publishes confirmed before the first error (%v); then %s", l.ID, pushed, pushErr, state)
+	return note, holdErr
+}
+
+// fillThrough publishes 64 KiB messages through n until one fails (at most
+// 64 MiB): the disk-full node's log needs a new segment and cannot get one.
+func fillThrough(ctx context.Context, n *clustertest.Node) (int, error) {
+	payload := []byte(`"` + strings.Repeat("x", 64<<10) + `"`)
+	for i := range 1024 {
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := n.Admin().Publish(pctx, "fault-fill", client.Message{Event: "fill", Data: payload})
+		cancel()
+		if err != nil {
+			return i, err
+		}
+	}
+	return 1024, nil
+}
+
+// nodeState says whether n still runs and what it thinks it is.
+func nodeState(ctx context.Context, n *clustertest.Node) string {
+	if !n.Running() {
+		return "it exited"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := n.Status(ctx)
+	if err != nil {
+		return "its status failed: " + err.Error()
+	}
+	return fmt.Sprintf("it is %s (leader %q)", st.State, st.Leader)
+}
+
+// corruptLogTail stops a random node with kill -9, damages the newest
+// records of its Raft log (flips the last 64 written bytes, or cuts the
+// last 300), and starts it: it must drop the torn records, catch up from
+// the leader, and agree with the others.
+func corruptLogTail(ctx context.Context, e *env) (string, error) {
+	n := e.pick(e.c.Nodes())
+	n.Kill()
+	seg, err := nemesis.NewestSegment(n.DataDir)
+	if err != nil {
+		return "", errors.Join(err, n.Start())
+	}
+	how := "flipped the last 64 bytes of"
+	if e.rng.IntN(2) == 0 {
+		_, err = nemesis.FlipTail(seg, 64)
+	} else {
+		how = "cut the last 300 bytes of"
+		_, err = nemesis.TruncateTail(seg, 300)
+	}
+	if err != nil {
+		return "", errors.Join(err, n.Start())
+	}
+	return fmt.Sprintf("%s %s's %s", how, n.ID, filepath.Base(seg)), n.Start()
+}
+
+// corruptSnapshot waits until a random node has a snapshot, stops it with
+// kill -9, damages the snapshot's newest bytes, and starts it. The node
+// must not start with a gap: it restores an older snapshot when its log
+// still continues from it, or moves its Raft state aside (kept, never
+// deleted) and re-syncs from the cluster.
+func corruptSnapshot(ctx context.Context, e *env) (string, error) {
+	n := e.pick(e.c.Nodes())
+	var snap string
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err := clustertest.Poll(wctx, 200*time.Millisecond, func() error {
+		var err error
+		snap, err = nemesis.NewestSnapshot(n.DataDir)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("no snapshot on %s to corrupt: %w", n.ID, err)
+	}
+	n.Kill()
+	snap, err = nemesis.NewestSnapshot(n.DataDir) // a newer one may have been written meanwhile
+	if err != nil {
+		return "", errors.Join(err, n.Start())
+	}
+	if _, err := nemesis.FlipTail(snap, 64); err != nil {
+		return "", errors.Join(err, n.Start())
+	}
+	if err := n.Start(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("flipped the end of %s's snapshot %s; %s", n.ID, filepath.Base(filepath.Dir(snap)), quarantined(ctx, n)), nil
+}
+
+// quarantined reports, once n is ready, whether it moved its Raft state aside.
+func quarantined(ctx context.Context, n *clustertest.Node) string {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		return "not ready: " + err.Error()
+	}
+	m, _ := filepath.Glob(filepath.Join(n.DataDir, "raft.damaged-*"))
+	if len(m) > 0 {
+		return "it moved its Raft state to " + filepath.Base(m[len(m)-1]) + " and re-synced"
+	}
+	return "it restored an older snapshot and replayed its log"
+}

@@ -1,0 +1,153 @@
+package faulttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	clustertest "github.com/carriermq/carrier/test/cluster"
+	"github.com/carriermq/carrier/test/nemesis"
+)
+
+// env is what a scenario acts on: the cluster, each node's small disk
+// (nil when tmpfs cannot be mounted here), the workload and the randomness
+// of the run (seeded, so a run can be repeated).
+type env struct {
+	c     *clustertest.Cluster
+	disks map[string]*nemesis.SmallDisk // by node id
+	w     *workload
+	rng   *rand.Rand
+	hold  time.Duration // how long a fault stays before it is healed
+	logf  func(format string, args ...any)
+}
+
+// leader returns the agreed leader, waiting up to 30 s for one.
+func (e *env) leader(ctx context.Context) (*clustertest.Node, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return e.c.Leader(ctx)
+}
+
+// others returns the nodes other than n.
+func (e *env) others(n *clustertest.Node) []*clustertest.Node {
+	var out []*clustertest.Node
+	for _, o := range e.c.Nodes() {
+		if o != n {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// pick returns a random node of ns.
+func (e *env) pick(ns []*clustertest.Node) *clustertest.Node { return ns[e.rng.IntN(len(ns))] }
+
+// follower returns a random node that is not the leader.
+func (e *env) follower(ctx context.Context) (*clustertest.Node, *clustertest.Node, error) {
+	l, err := e.leader(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.pick(e.others(l)), l, nil
+}
+
+// ip is a node's loopback address (partitions act on it).
+func ip(n *clustertest.Node) string {
+	host, _, _ := net.SplitHostPort(n.Addrs.Raft)
+	return host
+}
+
+func ips(ns []*clustertest.Node) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = ip(n)
+	}
+	return out
+}
+
+// sleep waits d or until ctx ends. Faults are held for a time on purpose
+// (the workload runs meanwhile); it is never used to wait for a condition.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// recover brings the cluster back to health after a scenario healed its
+// fault: every node running, ready, one agreed leader, every node a voter
+// again, and the workload confirming publishes. It returns how long that
+// took. A node that exited by itself (it must say why in its log) is
+// started again, as Kubernetes would.
+func (e *env) recover(ctx context.Context) error {
+	for _, n := range e.c.Nodes() {
+		if !n.Running() {
+			e.logf("node %s had exited; starting it again", n.ID)
+			if err := n.Start(); err != nil {
+				return err
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+	defer cancel()
+	if err := e.c.WaitReady(ctx); err != nil {
+		return fmt.Errorf("recover: readiness: %w", err)
+	}
+	if err := e.allVoters(ctx); err != nil {
+		return err
+	}
+	return e.flowing(ctx, 20)
+}
+
+// allVoters waits until the leader's configuration has every node as a voter.
+func (e *env) allVoters(ctx context.Context) error {
+	err := clustertest.Poll(ctx, 100*time.Millisecond, func() error {
+		l, err := e.c.Leader(ctx)
+		if err != nil {
+			return err
+		}
+		st, err := l.Status(ctx)
+		if err != nil {
+			return err
+		}
+		voters := 0
+		for _, m := range st.Members {
+			if m.Suffrage == "Voter" {
+				voters++
+			}
+		}
+		if voters != len(e.c.Nodes()) {
+			return fmt.Errorf("%d voters of %d nodes", voters, len(e.c.Nodes()))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recover: voters: %w", err)
+	}
+	return nil
+}
+
+// flowing waits until n more publishes are confirmed than now.
+func (e *env) flowing(ctx context.Context, n int) error {
+	start := e.w.confirmed()
+	err := clustertest.Poll(ctx, 20*time.Millisecond, func() error {
+		if got := e.w.confirmed(); got < start+n {
+			return fmt.Errorf("%d new confirmations, want %d", got-start, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recover: load not flowing: %w", err)
+	}
+	return nil
+}
+
+// errSkip marks a scenario this machine cannot run (the reason follows).
+var errSkip = errors.New("scenario not possible here")

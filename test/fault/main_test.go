@@ -1,0 +1,58 @@
+package faulttest
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	clustertest "github.com/carriermq/carrier/test/cluster"
+)
+
+var (
+	soak   = flag.Duration("soak", 0, "run the long mode: random faults until this much time has passed (e.g. 30m); 0 runs each scenario once")
+	seed   = flag.Uint64("seed", 0, "seed of the scenario choice and targets (0: from the clock; the run logs it)")
+	hold   = flag.Duration("hold", 0, "how long each fault stays before it is healed (default 3s; in the soak random 2–10s)")
+	only   = flag.String("scenarios", "", "comma-separated scenario names to run (default: all)")
+	report = flag.String("report", "", "also write the results table (markdown) to this file")
+	keep   = flag.String("keep", "", "put the nodes' data and logs under this directory and keep them (default: a temporary directory)")
+)
+
+// Binaries built once by TestMain: the real one, and (for
+// TestBrokenBuildIsCaught) one with the test-only switch that confirms a
+// publish before Raft commits it.
+var carrierBin, brokenBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "carrier-fault-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fault tests:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if carrierBin, err = clustertest.Build(ctx, dir); err != nil {
+		fmt.Fprintln(os.Stderr, "fault tests:", err)
+		return 1
+	}
+	if brokenBin, err = clustertest.BuildTagged(ctx, dir, "carrier-broken", "carrier_unsafe_early_confirm"); err != nil {
+		fmt.Fprintln(os.Stderr, "fault tests:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// timeout is a context ending after d or at the end of t.
+func timeout(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

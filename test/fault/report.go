@@ -1,0 +1,153 @@
+package faulttest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/carriermq/carrier/test/checker"
+)
+
+// window is one scenario's time in a run: from its injection until the
+// cluster had recovered.
+type window struct {
+	scenario   string
+	start, end time.Time
+}
+
+// row is one scenario's line of the results table.
+type row struct {
+	scenario   string
+	runs       int
+	skipped    int
+	confirmed  int
+	lost       int
+	unexpected int
+	duplicated int
+	unknown    int
+	maxUnavail time.Duration
+}
+
+// table accumulates rows by scenario; "(between faults)" holds what was
+// published outside every window.
+type table struct {
+	rows  map[string]*row
+	order []string
+}
+
+const between = "(between faults)"
+
+func newTable() *table { return &table{rows: map[string]*row{}} }
+
+func (t *table) row(name string) *row {
+	r, ok := t.rows[name]
+	if !ok {
+		r = &row{scenario: name}
+		t.rows[name] = r
+		t.order = append(t.order, name)
+	}
+	return r
+}
+
+// attribute returns the scenario whose window holds at, or between.
+func attribute(ws []window, at time.Time) string {
+	for _, w := range ws {
+		if !at.Before(w.start) && at.Before(w.end) {
+			return w.scenario
+		}
+	}
+	return between
+}
+
+// add counts one queue's history into the table: every publish under the
+// scenario it was attempted in, lost and duplicated deliveries of every
+// reader the same way.
+func (t *table) add(ws []window, h *checker.History, reports map[string]checker.Report) {
+	pubs := h.Publishes()
+	where := make(map[string]string, len(pubs))
+	for _, p := range pubs {
+		s := attribute(ws, p.Attempted)
+		where[p.ID] = s
+		switch p.Outcome {
+		case checker.Confirmed:
+			t.row(s).confirmed++
+		default:
+			t.row(s).unknown++
+		}
+	}
+	for reader, r := range reports {
+		for _, id := range r.Lost {
+			t.row(where[id]).lost++
+		}
+		t.row(between).unexpected += len(r.Unexpected)
+		t.countDuplicates(where, h.Deliveries(reader))
+	}
+}
+
+func (t *table) countDuplicates(where map[string]string, ds []checker.Delivery) {
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.ID] {
+			t.row(where[d.ID]).duplicated++
+		}
+		seen[d.ID] = true
+	}
+}
+
+// unavailability sets each scenario's longest time inside one of its
+// windows without any confirmation (all queues together).
+func (t *table) unavailability(ws []window, hs []*checker.History) {
+	var times []time.Time
+	for _, h := range hs {
+		for _, p := range h.Publishes() {
+			if p.Outcome == checker.Confirmed {
+				times = append(times, p.Decided)
+			}
+		}
+	}
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	for _, w := range ws {
+		r := t.row(w.scenario)
+		r.maxUnavail = max(r.maxUnavail, longestGap(times, w.start, w.end))
+	}
+}
+
+// longestGap is the longest interval of [start, end) that holds no time of
+// sorted.
+func longestGap(sorted []time.Time, start, end time.Time) time.Duration {
+	i, _ := slices.BinarySearchFunc(sorted, start, func(a, b time.Time) int { return a.Compare(b) })
+	prev, gap := start, time.Duration(0)
+	for ; i < len(sorted) && sorted[i].Before(end); i++ {
+		gap = max(gap, sorted[i].Sub(prev))
+		prev = sorted[i]
+	}
+	return max(gap, end.Sub(prev))
+}
+
+// markdown renders the table, scenarios in first-run order, a total last.
+func (t *table) markdown() string {
+	var b strings.Builder
+	b.WriteString("| scenario | runs | confirmed | lost | unexpected | duplicated | unknown | max unavailability |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	var total row
+	for _, name := range t.order {
+		r := t.rows[name]
+		runs := fmt.Sprint(r.runs)
+		if r.skipped > 0 {
+			runs = fmt.Sprintf("%d (%d skipped)", r.runs, r.skipped)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d | %s |\n", r.scenario, runs, r.confirmed, r.lost,
+			r.unexpected, r.duplicated, r.unknown, r.maxUnavail.Round(10*time.Millisecond))
+		total.runs += r.runs
+		total.confirmed += r.confirmed
+		total.lost += r.lost
+		total.unexpected += r.unexpected
+		total.duplicated += r.duplicated
+		total.unknown += r.unknown
+		total.maxUnavail = max(total.maxUnavail, r.maxUnavail)
+	}
+	fmt.Fprintf(&b, "| **total** | %d | %d | %d | %d | %d | %d | %s |\n", total.runs, total.confirmed, total.lost,
+		total.unexpected, total.duplicated, total.unknown, total.maxUnavail.Round(10*time.Millisecond))
+	return b.String()
+}

@@ -1,0 +1,292 @@
+package faulttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carriermq/carrier/protocol"
+	clustertest "github.com/carriermq/carrier/test/cluster"
+	"github.com/carriermq/carrier/test/checker"
+	"github.com/carriermq/carrier/test/nemesis"
+)
+
+// Storage settings of the suite's nodes: 2 MiB log segments so that a full
+// disk shows within seconds, frequent snapshots so that there is always one
+// to corrupt, and a short compacted log tail.
+var suiteArgs = []string{"--raft-segment-bytes", "2097152", "--snapshot-threshold", "1024",
+	"--snapshot-interval", "2s", "--trailing-logs", "256"}
+
+// diskSize is each node's tmpfs: room for two snapshots of the bounded
+// queues, a few log segments, and the disk-full filler.
+const diskSize = 256 << 20
+
+// queueLimit bounds each queue so the run's memory and snapshots stay small
+// however long the soak (the oldest messages go; readers are live).
+const queueLimit = 50000
+
+// TestFaults is the fault-injection suite: a 3-node cluster of real
+// processes under a checked workload (2 queues, a producer through every
+// node per queue, a consumer group, an ordered group and a tail per queue),
+// with the scenarios injected one after another. Short mode (default): each
+// scenario once. -soak=30m: random scenarios until the time is up. The
+// verdict: nothing confirmed lost by any reader, nothing unexpected, no
+// message at two seqs, the ordered group in order, every tail contiguous,
+// every node storing the same messages, never two leaders in a term.
+func TestFaults(t *testing.T) {
+	s := newSuite(t)
+	list := selected(t)
+	if *soak > 0 {
+		s.soak(t, list, *soak)
+	} else {
+		for _, sc := range list {
+			s.runOne(t, sc, s.holdFor())
+		}
+	}
+	s.verify(t)
+}
+
+// suite is one run: the cluster, the workload, the windows of the
+// scenarios run, and the table.
+type suite struct {
+	e       *env
+	watch   *clustertest.LeaderWatch
+	windows []window
+	tbl     *table
+}
+
+func newSuite(t *testing.T) *suite {
+	sd := *seed
+	if sd == 0 {
+		sd = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (rerun with -seed=%d)", sd, sd)
+	e := &env{rng: rand.New(rand.NewPCG(sd, sd^0x9e3779b97f4a7c15)), logf: t.Logf, disks: map[string]*nemesis.SmallDisk{}}
+	e.c = startCluster(t, e)
+	if err := createQueues(timeout(t, 30*time.Second), e.c); err != nil {
+		t.Fatal(err)
+	}
+	s := &suite{e: e, watch: e.c.WatchLeaders(100 * time.Millisecond), tbl: newTable()}
+	t.Cleanup(func() { _, _ = s.watch.Stop() })
+	w, err := startWorkload(timeout(t, 30*time.Second), e.c, queueNames, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.w = w
+	t.Cleanup(w.stop)
+	if err := e.flowing(timeout(t, 30*time.Second), 100); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var queueNames = []string{"orders", "events"}
+
+// startCluster starts 3 nodes, each on its own tmpfs when this process may
+// mount one (else on the test's disk, and disk-full scenarios skip).
+func startCluster(t *testing.T, e *env) *clustertest.Cluster {
+	dir := t.TempDir()
+	if *keep != "" {
+		dir = *keep
+	}
+	mount := nemesis.Available() == nil
+	if !mount {
+		t.Logf("SKIP disk-full: %v", nemesis.Available())
+	}
+	opts := clustertest.Options{Bin: carrierBin, Dir: dir, Size: 3, LogLevel: "info", ExtraArgs: suiteArgs}
+	if mount {
+		opts.Prepare = func(n *clustertest.Node) error {
+			d := &nemesis.SmallDisk{Dir: filepath.Dir(n.DataDir), Size: diskSize}
+			e.disks[n.ID] = d
+			return d.Mount()
+		}
+	}
+	c, err := clustertest.New(opts)
+	t.Cleanup(func() {
+		if c != nil {
+			c.Close()
+			if t.Failed() {
+				var b strings.Builder
+				c.DumpLogs(&b, 8000)
+				t.Log(b.String())
+			}
+		}
+		for _, d := range e.disks {
+			_ = d.Unmount()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := timeout(t, 60*time.Second)
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Leader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func createQueues(ctx context.Context, c *clustertest.Cluster) error {
+	l, err := c.Leader(ctx)
+	if err != nil {
+		return err
+	}
+	for _, q := range queueNames {
+		if _, err := l.Admin().CreateQueue(ctx, q, protocol.QueueConfig{MaxMessages: queueLimit}); err != nil {
+			return fmt.Errorf("create %s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// selected is the scenario list after -scenarios.
+func selected(t *testing.T) []scenario {
+	if *only == "" {
+		return scenarios
+	}
+	var out []scenario
+	for _, name := range strings.Split(*only, ",") {
+		i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.name == name })
+		if i < 0 {
+			t.Fatalf("unknown scenario %q", name)
+		}
+		out = append(out, scenarios[i])
+	}
+	return out
+}
+
+func (s *suite) holdFor() time.Duration {
+	if *hold > 0 {
+		return *hold
+	}
+	if *soak > 0 {
+		return 2*time.Second + time.Duration(s.e.rng.Int64N(int64(8*time.Second)))
+	}
+	return 3 * time.Second
+}
+
+// runOne runs sc, then waits for the cluster to recover; a product failure
+// fails the test, a skip is logged loudly and counted.
+func (s *suite) runOne(t *testing.T, sc scenario, hold time.Duration) {
+	s.e.hold = hold
+	ctx := timeout(t, 5*time.Minute)
+	start := time.Now()
+	note, err := sc.run(ctx, s.e)
+	r := s.tbl.row(sc.name)
+	if errors.Is(err, errSkip) {
+		r.skipped++
+		t.Logf("SKIP %s: %v", sc.name, err)
+		return
+	}
+	r.runs++
+	if err != nil {
+		t.Errorf("%s: %v", sc.name, err)
+	}
+	if err := s.e.recover(ctx); err != nil {
+		t.Fatalf("%s (%s): cluster did not recover: %v", sc.name, note, err)
+	}
+	s.windows = append(s.windows, window{scenario: sc.name, start: start, end: time.Now()})
+	t.Logf("%-20s %6.1fs  %s", sc.name, time.Since(start).Seconds(), note)
+}
+
+// soak runs random scenarios until d has passed.
+func (s *suite) soak(t *testing.T, list []scenario, d time.Duration) {
+	end := time.Now().Add(d)
+	for i := 0; time.Now().Before(end); i++ {
+		s.runOne(t, list[s.e.rng.IntN(len(list))], s.holdFor())
+		if t.Failed() {
+			return
+		}
+		if i%10 == 9 {
+			t.Logf("soak: %d scenarios, %d confirmed, %v left", i+1, s.e.w.confirmed(), time.Until(end).Round(time.Second))
+		}
+	}
+}
+
+// verify stops the producers, waits until every reader has every confirmed
+// message, and checks the histories, the order, the tails, the nodes'
+// contents and the leader watch. It prints the results table.
+func (s *suite) verify(t *testing.T) {
+	w := s.e.w
+	w.stopProducers()
+	err := clustertest.Poll(timeout(t, 120*time.Second), 200*time.Millisecond, func() error {
+		if n, ex := w.missing(); n > 0 {
+			return fmt.Errorf("%d confirmed deliveries still missing (e.g. %s)", n, ex)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("drain: %v", err)
+	}
+	var hs []*checker.History
+	for _, q := range w.queues {
+		h := w.hist[q]
+		hs = append(hs, h)
+		s.tbl.add(s.windows, h, s.checkQueue(t, q, h))
+	}
+	s.tbl.unavailability(s.windows, hs)
+	for _, q := range w.queues {
+		checkSameContents(t, s.e.c, q)
+	}
+	if n, err := s.watch.Stop(); err != nil {
+		t.Errorf("leader watch (%d samples): %v", n, err)
+	}
+	md := s.tbl.markdown()
+	t.Logf("results (confirmed messages attributed to the scenario they were published in):\n%s", md)
+	if *report != "" {
+		if err := os.WriteFile(*report, []byte(md), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// checkQueue runs the checker for every reader of q and the order checks.
+func (s *suite) checkQueue(t *testing.T, q string, h *checker.History) map[string]checker.Report {
+	reports := map[string]checker.Report{}
+	for _, r := range readers {
+		rep := checker.CheckReader(h, r)
+		reports[r] = rep
+		t.Logf("%s/%s: %s", q, r, rep)
+		if err := rep.Err(); err != nil {
+			t.Errorf("%s/%s: %v", q, r, err)
+		}
+		if rep.Confirmed == 0 {
+			t.Errorf("%s: nothing confirmed: the workload did not run", q)
+		}
+	}
+	if err := checker.InOrder(h.Deliveries(readerOrdered)); err != nil {
+		t.Errorf("%s/%s out of order: %v", q, readerOrdered, err)
+	}
+	if err := checker.Contiguous(h.Deliveries(readerTail)); err != nil {
+		t.Errorf("%s/%s: %v", q, readerTail, err)
+	}
+	return reports
+}
+
+// checkSameContents polls until every node returns the same messages for q.
+func checkSameContents(t *testing.T, c *clustertest.Cluster, q string) {
+	ctx := timeout(t, 60*time.Second)
+	err := clustertest.Poll(ctx, 500*time.Millisecond, func() error {
+		contents := map[string][]checker.Stored{}
+		for _, n := range c.Running() {
+			st, err := clustertest.ReadAll(ctx, n, q)
+			if err != nil {
+				return err
+			}
+			contents[n.ID] = st
+		}
+		return checker.Diverged(contents)
+	})
+	if err != nil {
+		t.Errorf("%s: nodes diverge: %v", q, err)
+	}
+}
