@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,7 +225,9 @@ func (f *forwarder) connect(id, addr string) (*fwdConn, error) {
 		f.current.Store(nil)
 		f.retire(c)
 	}
-	nc, err := net.DialTimeout("tcp", addr, forwardDialTimeout)
+	d := f.g.dialer
+	d.Timeout = forwardDialTimeout
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial leader %s at %s: %w", id, addr, err)
 	}

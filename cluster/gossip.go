@@ -83,6 +83,7 @@ func newGossip(cfg Config, meta nodeMeta, logger *slog.Logger) (*gossip, error) 
 	mc.Delegate, mc.Events = g, g
 	g.ml, err = memberlist.Create(mc)
 	if err != nil {
+		_ = mc.Transport.Shutdown()
 		return nil, fmt.Errorf("start gossip on %s: %w", cfg.GossipBind, err)
 	}
 	return g, nil
@@ -110,7 +111,44 @@ func memberlistConfig(cfg Config, logger *slog.Logger) (*memberlist.Config, erro
 	mc.PushPullInterval = 10 * time.Second
 	mc.SecretKey = cfg.GossipKey
 	mc.Logger = log.New(&memberlistLog{log: logger.With("component", "gossip")}, "", 0)
-	return mc, nil
+	return mc, setTransport(mc, cfg.GossipBind)
+}
+
+// setTransport gives memberlist its network transport, dialing TCP from
+// the bind IP (dialerFrom; its UDP already leaves from the bound socket).
+func setTransport(mc *memberlist.Config, bind string) error {
+	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{mc.BindAddr}, BindPort: mc.BindPort, Logger: mc.Logger})
+	if err != nil {
+		return fmt.Errorf("start gossip transport on %s: %w", bind, err)
+	}
+	if mc.BindPort == 0 {
+		mc.BindPort = nt.GetAutoBindPort()
+		if mc.AdvertiseAddr == "" {
+			mc.AdvertisePort = mc.BindPort
+		}
+	}
+	mc.Transport = &gossipTransport{NetTransport: nt, dialer: dialerFrom(bind)}
+	return nil
+}
+
+// gossipTransport is memberlist's NetTransport with its TCP dials (push/pull,
+// fallback pings) leaving from the bind IP.
+type gossipTransport struct {
+	*memberlist.NetTransport
+	dialer net.Dialer
+}
+
+// DialTimeout implements memberlist.Transport.
+func (t *gossipTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	return t.DialAddressTimeout(memberlist.Address{Addr: addr}, timeout)
+}
+
+// DialAddressTimeout implements memberlist.NodeAwareTransport.
+func (t *gossipTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	d := t.dialer
+	d.Timeout = timeout
+	return d.Dial("tcp", a.Addr)
 }
 
 // setAdvertise resolves the advertised gossip address (memberlist wants an IP).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type group struct {
 	transport  *raft.NetworkTransport
 	guarded    *guardedTransport // transport as raft sees it: the vote guard in front (voteguard.go)
 	guard      *voteGuard
+	dialer     net.Dialer   // for connections to peers (forwarding): from the Raft bind IP
 	mux        *muxListener // the transport's listener, shared with forwarding
 	fsm        *fsm
 	raft       *raft.Raft
@@ -117,6 +119,7 @@ func (g *group) openStores(cfg Config, dir string) error {
 		return err
 	}
 	g.quarantined = g.quarantined || wasQuarantined(dir)
+	g.dialer = dialerFrom(cfg.RaftBind)
 	g.transport, g.mux, err = newTransport(cfg.RaftBind, cfg.RaftAdvertise, hclogger.Named("transport"), g.log)
 	return err
 }

@@ -25,6 +25,7 @@ const (
 type tcpStreamLayer struct {
 	net.Listener
 	advertise net.Addr
+	dialer    net.Dialer // leaves from the bind IP (dialerFrom)
 }
 
 // advertisedAddr is a host:port that is dialed as given (names are resolved
@@ -36,7 +37,23 @@ func (a advertisedAddr) String() string  { return string(a) }
 
 // Dial connects to a peer's Raft address.
 func (s *tcpStreamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(address), timeout)
+	d := s.dialer
+	d.Timeout = timeout
+	return d.Dial("tcp", string(address))
+}
+
+// dialerFrom returns a dialer whose connections leave from bind's IP when
+// bind names one (not 0.0.0.0 or ::), so that peers — and firewall rules —
+// see a node's traffic come from the address it listens on, as on a pod
+// network. Otherwise the kernel picks the source (on loopback that is
+// 127.0.0.1 whatever 127.x address the node listens on).
+func dialerFrom(bind string) net.Dialer {
+	host, _, err := net.SplitHostPort(bind)
+	ip := net.ParseIP(host)
+	if err != nil || ip == nil || ip.IsUnspecified() {
+		return net.Dialer{}
+	}
+	return net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}
 }
 
 // Addr is the address peers dial: the advertised one, or the bound one.
@@ -62,7 +79,7 @@ func newTransport(bind, advertise string, logger hclog.Logger, log *slog.Logger)
 		return nil, nil, fmt.Errorf("raft bind address %s is not dialable by peers: set the advertise address", bind)
 	}
 	mux := newMuxListener(ln, log)
-	layer := &tcpStreamLayer{Listener: mux}
+	layer := &tcpStreamLayer{Listener: mux, dialer: dialerFrom(bind)}
 	if advertise != "" {
 		layer.advertise = advertisedAddr(advertise)
 	}

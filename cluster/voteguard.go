@@ -98,8 +98,8 @@ type guardedTransport struct {
 	guard  *voteGuard
 	header raft.RPCHeader // of this node, on the refusals it sends
 	out    chan raft.RPC
-	stop  chan struct{}
-	done  chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 func newGuardedTransport(t *raft.NetworkTransport, g *voteGuard, id string) *guardedTransport {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/carriermq/carrier/protocol"
-	clustertest "github.com/carriermq/carrier/test/cluster"
 	"github.com/carriermq/carrier/test/checker"
+	clustertest "github.com/carriermq/carrier/test/cluster"
 	"github.com/carriermq/carrier/test/nemesis"
 )
 
