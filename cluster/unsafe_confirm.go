@@ -11,8 +11,13 @@ import "github.com/carriermq/carrier/queue"
 // them, so each still gets exactly one outcome.
 func confirmEarly(batch []*proposal) {
 	for _, p := range batch {
-		pub, ok := p.cmd.(*queue.Publish)
-		if !ok {
+		var pub queue.Publish
+		switch c := p.cmd.(type) {
+		case queue.Publish:
+			pub = c
+		case *queue.Publish:
+			pub = *c
+		default:
 			continue
 		}
 		acks := make([]queue.PublishAck, len(pub.Messages))

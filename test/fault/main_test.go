@@ -12,6 +12,7 @@ import (
 )
 
 var (
+	rounds = flag.Int("rounds", 2, "short mode: how many times each scenario runs (targets are random each time)")
 	soak   = flag.Duration("soak", 0, "run the long mode: random faults until this much time has passed (e.g. 30m); 0 runs each scenario once")
 	seed   = flag.Uint64("seed", 0, "seed of the scenario choice and targets (0: from the clock; the run logs it)")
 	hold   = flag.Duration("hold", 0, "how long each fault stays before it is healed (default 3s; in the soak random 2–10s)")

@@ -36,7 +36,7 @@ const queueLimit = 50000
 // processes under a checked workload (2 queues, a producer through every
 // node per queue, a consumer group, an ordered group and a tail per queue),
 // with the scenarios injected one after another. Short mode (default): each
-// scenario once. -soak=30m: random scenarios until the time is up. The
+// scenario -rounds times (2). -soak=30m: random scenarios until the time is up. The
 // verdict: nothing confirmed lost by any reader, nothing unexpected, no
 // message at two seqs, the ordered group in order, every tail contiguous,
 // every node storing the same messages, never two leaders in a term.
@@ -46,8 +46,10 @@ func TestFaults(t *testing.T) {
 	if *soak > 0 {
 		s.soak(t, list, *soak)
 	} else {
-		for _, sc := range list {
-			s.runOne(t, sc, s.holdFor())
+		for range *rounds {
+			for _, sc := range list {
+				s.runOne(t, sc, s.holdFor())
+			}
 		}
 	}
 	s.verify(t)
