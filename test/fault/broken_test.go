@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/carriermq/carrier/client"
-	clustertest "github.com/carriermq/carrier/test/cluster"
 	"github.com/carriermq/carrier/test/checker"
+	clustertest "github.com/carriermq/carrier/test/cluster"
 	"github.com/carriermq/carrier/test/nemesis"
 )
 
