@@ -105,14 +105,25 @@ type guardedTransport struct {
 func newGuardedTransport(t *raft.NetworkTransport, g *voteGuard, id string) *guardedTransport {
 	header := raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte(id),
 		Addr: t.EncodePeer(raft.ServerID(id), t.LocalAddr())}
-	gt := &guardedTransport{NetworkTransport: t, guard: g, header: header, out: make(chan raft.RPC),
+	gt := &guardedTransport{NetworkTransport: t, guard: g, header: header,
 		stop: make(chan struct{}), done: make(chan struct{})}
+	if !g.active.Load() {
+		close(gt.done) // a node with state votes at once: raft reads the transport directly
+		return gt
+	}
+	gt.out = make(chan raft.RPC)
 	go gt.run()
 	return gt
 }
 
-// Consumer is what raft reads its RPCs from.
-func (t *guardedTransport) Consumer() <-chan raft.RPC { return t.out }
+// Consumer is what raft reads its RPCs from (raft asks once, in NewRaft):
+// the filtered channel while the guard is on, else the transport's own.
+func (t *guardedTransport) Consumer() <-chan raft.RPC {
+	if t.out == nil {
+		return t.NetworkTransport.Consumer()
+	}
+	return t.out
+}
 
 // SetHeartbeatHandler observes heartbeats before raft's handler runs.
 func (t *guardedTransport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
