@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -125,7 +126,10 @@ func corruptSnapshot(ctx context.Context, e *env) (string, error) {
 	return fmt.Sprintf("flipped the end of %s's snapshot %s; %s", n.ID, filepath.Base(filepath.Dir(snap)), quarantined(ctx, n)), nil
 }
 
-// quarantined reports, once n is ready, whether it moved its Raft state aside.
+// quarantined reports, once n is ready, whether it moved its Raft state
+// aside. Then it does what the operator is told to do once the moved state
+// is inspected: it removes it (each copy holds a whole log and snapshots, and
+// a soak would otherwise fill the node's small disk with them).
 func quarantined(ctx context.Context, n *clustertest.Node) string {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -133,8 +137,13 @@ func quarantined(ctx context.Context, n *clustertest.Node) string {
 		return "not ready: " + err.Error()
 	}
 	m, _ := filepath.Glob(filepath.Join(n.DataDir, "raft.damaged-*"))
-	if len(m) > 0 {
-		return "it moved its Raft state to " + filepath.Base(m[len(m)-1]) + " and re-synced"
+	if len(m) == 0 {
+		return "it restored an older snapshot and replayed its log"
 	}
-	return "it restored an older snapshot and replayed its log"
+	moved := filepath.Base(m[len(m)-1])
+	wal, _ := filepath.Glob(filepath.Join(m[len(m)-1], "wal", "*.wal"))
+	for _, dir := range m {
+		_ = os.RemoveAll(dir)
+	}
+	return fmt.Sprintf("it moved its Raft state (%d log segments) to %s and re-synced", len(wal), moved)
 }
