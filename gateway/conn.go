@@ -52,6 +52,7 @@ type conn struct {
 	rbuf bytes.Buffer  // reader only: the frame being read
 	wbuf bytes.Buffer  // writer only: the frame being encoded
 	enc  *json.Encoder // writer only, into wbuf
+	fbuf []byte        // writer only: a frame encoded by appendPublishedFast
 }
 
 // subscription is a tail (*tailSub) or a group member (*groupSub).
@@ -375,10 +376,15 @@ func (c *conn) writeFrame(it *outItem) error {
 		f = messageFrame(it.msg)
 	}
 	c.wbuf.Reset()
-	if err := c.enc.Encode(f); err != nil {
-		return err
+	var ok bool
+	c.fbuf, ok = appendPublishedFast(c.fbuf[:0], f)
+	b := c.fbuf
+	if !ok {
+		if err := c.enc.Encode(f); err != nil {
+			return err
+		}
+		b = bytes.TrimSuffix(c.wbuf.Bytes(), []byte("\n"))
 	}
-	b := bytes.TrimSuffix(c.wbuf.Bytes(), []byte("\n"))
 	err := c.ws.WriteMessage(websocket.TextMessage, b)
 	if c.wbuf.Cap() > 64<<10 {
 		c.wbuf = bytes.Buffer{}
