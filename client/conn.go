@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -20,12 +21,13 @@ import (
 // (Client.readLoop) reads from it and closes done when it exits.
 type conn struct {
 	ws           *websocket.Conn
+	bc           *batchConn // the socket under ws
 	url          string
 	gen          uint64 // connection generation, set by Client.install under Client.mu
 	writeTimeout time.Duration
 	started      time.Time
 
-	wmu  sync.Mutex
+	wmu  sync.Mutex    // serialises enqueue (gorilla allows one writer)
 	done chan struct{} // closed when the reader has exited
 }
 
@@ -38,6 +40,15 @@ func dial(ctx context.Context, url string, o Options) (*conn, error) {
 		ReadBufferSize:   16 << 10,
 		WriteBufferSize:  16 << 10,
 	}
+	var bc *batchConn
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		bc = &batchConn{Conn: nc, timeout: o.WriteTimeout}
+		return bc, nil
+	}
 	ws, resp, err := d.DialContext(ctx, url, o.Header)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, handshakeError(resp, err))
@@ -47,7 +58,7 @@ func dial(ctx context.Context, url string, o Options) (*conn, error) {
 		return nil, fmt.Errorf("dial %s: server did not accept subprotocol %s", url, protocol.Subprotocol)
 	}
 	ws.SetReadLimit(o.MaxFrameBytes)
-	c := &conn{ws: ws, url: url, writeTimeout: o.WriteTimeout, started: time.Now(), done: make(chan struct{})}
+	c := &conn{ws: ws, bc: bc, url: url, writeTimeout: o.WriteTimeout, started: time.Now(), done: make(chan struct{})}
 	return c, nil
 }
 
@@ -68,14 +79,32 @@ func handshakeError(resp *http.Response, err error) error {
 	return fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)
 }
 
-// write sends one text frame. Safe for concurrent use.
+// write sends one text frame (enqueue, then flush). Safe for concurrent use.
 func (c *conn) write(b []byte) error {
+	if err := c.enqueue(b); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// enqueue frames b as a text message and queues it for the next flush,
+// after every frame queued before. It does not touch the network, so it is
+// cheap enough to call with Client.mu held. Safe for concurrent use.
+func (c *conn) enqueue(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
+	c.bc.setQueuing(true)
+	defer c.bc.setQueuing(false)
+	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		return fmt.Errorf("write to %s: %w", c.url, err)
 	}
-	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+	return nil
+}
+
+// flush sends the queued frames; when another goroutine is sending already,
+// it returns at once and that one sends them. Safe for concurrent use.
+func (c *conn) flush() error {
+	if err := c.bc.flush(); err != nil {
 		return fmt.Errorf("write to %s: %w", c.url, err)
 	}
 	return nil
