@@ -61,9 +61,13 @@ type request struct {
 	// waiter wakes; it must not block. The function it returns, if any,
 	// runs on the same goroutine right after Client.mu is released.
 	onReply func(c *conn, f *protocol.Frame) (after func())
-	done    chan struct{}
-	reply   *protocol.Frame
-	err     error
+	// then, when set, runs once the request has its outcome, on the
+	// goroutine that finished it (the reader, detach or Close), with no
+	// lock held; it must not block.
+	then  func(reply *protocol.Frame, err error)
+	done  chan struct{}
+	reply *protocol.Frame
+	err   error
 }
 
 // Dial connects to the first reachable of urls (each "host:port",
@@ -349,14 +353,21 @@ func (cl *Client) wait(ctx context.Context, r *request, what string) (*protocol.
 // start registers and sends a request. With no connection, a resend request
 // waits for the next one; any other fails with ErrDisconnected.
 func (cl *Client) start(f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame) func()) (*request, error) {
-	r, c, err := cl.startLocked(f, resend, onReply)
+	return cl.startThen(f, resend, onReply, nil)
+}
+
+// startThen is start with a completion callback (request.then).
+func (cl *Client) startThen(f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame) func(),
+	then func(*protocol.Frame, error)) (*request, error) {
+	r, c, err := cl.startLocked(f, resend, onReply, then)
 	cl.flush(c)
 	return r, err
 }
 
 // startLocked registers r and queues it on the live connection, which it
 // returns for the caller to flush.
-func (cl *Client) startLocked(f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame) func()) (*request, *conn, error) {
+func (cl *Client) startLocked(f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame) func(),
+	then func(*protocol.Frame, error)) (*request, *conn, error) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	if cl.closed {
@@ -367,11 +378,11 @@ func (cl *Client) startLocked(f *protocol.Frame, resend bool, onReply func(*conn
 	}
 	r := cl.newRequestLocked()
 	f.ID = r.id
-	b, err := json.Marshal(f)
+	b, err := encodeFrame(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode %s frame: %w", f.Type, err)
 	}
-	r.frame, r.resend, r.onReply = b, resend, onReply
+	r.frame, r.resend, r.onReply, r.then = b, resend, onReply, then
 	cl.pending[r.id] = r
 	if cl.conn != nil {
 		cl.writeLocked(cl.conn, r)
@@ -383,6 +394,9 @@ func (cl *Client) startLocked(f *protocol.Frame, resend bool, onReply func(*conn
 func (r *request) finish(reply *protocol.Frame, err error) {
 	r.reply, r.err = reply, err
 	close(r.done)
+	if r.then != nil {
+		r.then(reply, err)
+	}
 }
 
 // readLoop reads frames from c until it fails, dispatching each one.
