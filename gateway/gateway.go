@@ -77,9 +77,9 @@ func New(b Backend, cfg Config) (*Gateway, error) {
 	g := &Gateway{b: b, cfg: cfg, log: cfg.Logger, hub: newHub(),
 		baseCtx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}
 	g.upgrader = websocket.Upgrader{
-		// ReadBufferSize 0: gorilla reads through the 4 KiB bufio.Reader the
-		// HTTP server already made for the connection instead of a second one.
-		ReadBufferSize:  0,
+		// A small buffer of gorilla's own over flushConn's lazy reader, which
+		// holds a pooled buffer only while bytes are waiting (lazyread.go).
+		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: 16 << 10,
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{protocol.Subprotocol},
