@@ -235,8 +235,12 @@ func (cl *Client) install(c *conn) {
 	cl.gen++
 	c.gen = cl.gen
 	cl.conn = c
-	cl.wg.Add(1)
+	cl.wg.Add(2)
 	go cl.readLoop(c)
+	go func() {
+		defer cl.wg.Done()
+		c.writeLoop(func(err error) { cl.log.Debug("carrier client: write failed", "url", c.url, "err", err) })
+	}()
 	for s := range cl.subs {
 		r := s.subscribeRequest(cl.newRequestLocked())
 		cl.pending[r.id] = r

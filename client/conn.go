@@ -28,6 +28,7 @@ type conn struct {
 	started      time.Time
 
 	wmu  sync.Mutex    // serialises enqueue (gorilla allows one writer)
+	wake chan struct{} // cap 1: frames are queued for writeLoop
 	done chan struct{} // closed when the reader has exited
 }
 
@@ -58,7 +59,7 @@ func dial(ctx context.Context, url string, o Options) (*conn, error) {
 		return nil, fmt.Errorf("dial %s: server did not accept subprotocol %s", url, protocol.Subprotocol)
 	}
 	ws.SetReadLimit(o.MaxFrameBytes)
-	c := &conn{ws: ws, bc: bc, url: url, writeTimeout: o.WriteTimeout, started: time.Now(), done: make(chan struct{})}
+	c := &conn{ws: ws, bc: bc, url: url, writeTimeout: o.WriteTimeout, started: time.Now(), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	return c, nil
 }
 
@@ -101,13 +102,34 @@ func (c *conn) enqueue(b []byte) error {
 	return nil
 }
 
-// flush sends the queued frames; when another goroutine is sending already,
-// it returns at once and that one sends them. Safe for concurrent use.
+// flush has the connection's writer send the queued frames; it does not
+// wait for the network. Safe for concurrent use.
 func (c *conn) flush() error {
-	if err := c.bc.flush(); err != nil {
-		return fmt.Errorf("write to %s: %w", c.url, err)
+	select {
+	case c.wake <- struct{}{}:
+	default: // a wake-up is pending already: that write takes these frames too
 	}
 	return nil
+}
+
+// writeLoop is the connection's writer: on every wake-up it sends all the
+// frames queued so far in one write, so a producer that queues frames one
+// by one (PublishAsync in a loop) gets them batched while the previous write
+// is on the wire. A failed write aborts the connection. It ends when the
+// reader has exited.
+func (c *conn) writeLoop(log func(error)) {
+	for {
+		select {
+		case <-c.wake:
+			if err := c.bc.flush(); err != nil {
+				log(fmt.Errorf("write to %s: %w", c.url, err))
+				c.abort()
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
 }
 
 // shutdown says goodbye with close code 1000 (best effort) and closes the
