@@ -400,11 +400,13 @@ func (c *conn) writeBatch(items []outItem) (closing bool, err error) {
 // writeFrame encodes one item (message frames are built here, off the
 // apply goroutine) and writes it as a text frame.
 func (c *conn) writeFrame(enc *frameEncoder, it *outItem) error {
-	f := it.frame
+	var b []byte
+	var err error
 	if it.msg != nil {
-		f = messageFrame(it.msg)
+		b, err = enc.encodeMsg(&c.g.msgs, it.msg)
+	} else {
+		b, err = enc.encode(it.frame)
 	}
-	b, err := enc.encode(f)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,7 @@ type Gateway struct {
 
 	nextConn      atomic.Uint64
 	tailFallbacks atomic.Int64   // live tails that overflowed and went back to replaying
+	msgs          msgCache       // encoded message prefixes shared by tails (fanout.go)
 	wg            sync.WaitGroup // one per live connection
 
 	mu      sync.Mutex // guards conns and closing
