@@ -27,6 +27,8 @@ type conn struct {
 	writeTimeout time.Duration
 	started      time.Time
 
+	deadlineSet time.Time // reader only: when read last moved the read deadline
+
 	wmu  sync.Mutex    // serialises enqueue (gorilla allows one writer)
 	wake chan struct{} // cap 1: frames are queued for writeLoop
 	done chan struct{} // closed when the reader has exited
@@ -147,9 +149,15 @@ func (c *conn) shutdown() {
 func (c *conn) abort() { c.ws.Close() }
 
 // read returns the next frame, waiting at most timeout for it.
+// The deadline is moved at most every timeout/16 (resetting the socket's
+// timer for every frame is a measurable cost), so the reader gives up after
+// between 15/16 of timeout and timeout without a frame. Reader only.
 func (c *conn) read(timeout time.Duration) (*protocol.Frame, error) {
-	if err := c.ws.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return nil, err
+	if now := time.Now(); now.Sub(c.deadlineSet) >= timeout/16 {
+		c.deadlineSet = now
+		if err := c.ws.SetReadDeadline(now.Add(timeout)); err != nil {
+			return nil, err
+		}
 	}
 	typ, b, err := c.ws.ReadMessage()
 	if err != nil {
