@@ -395,7 +395,12 @@ func (cl *Client) startLocked(f *protocol.Frame, resend bool, onReply func(*conn
 }
 
 // finish completes r once.
+//
+// Its frame goes back to the pool: a request is out of pending when it is
+// finished, so it is never written again.
 func (r *request) finish(reply *protocol.Frame, err error) {
+	releaseFrame(r.frame)
+	r.frame = nil
 	r.reply, r.err = reply, err
 	close(r.done)
 	if r.then != nil {

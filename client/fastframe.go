@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"slices"
+	"sync"
 
 	"github.com/carriermq/carrier/protocol"
 )
@@ -11,11 +12,28 @@ import (
 // encodeFrame is json.Marshal(f), with a fast path for the hot frame: a
 // publish of one binary message, which it writes by hand (no reflection,
 // base64 straight into the output) byte-for-byte as json.Marshal does.
+// The fast path's buffer comes from a pool: hand it back with releaseFrame
+// once nothing reads it.
 func encodeFrame(f *protocol.Frame) ([]byte, error) {
-	if b, ok := appendPublishFast(nil, f); ok {
+	buf := frames.Get().(*[]byte)
+	if b, ok := appendPublishFast((*buf)[:0], f); ok {
 		return b, nil
 	}
+	frames.Put(buf)
 	return json.Marshal(f)
+}
+
+// frames pools encoded frames, so a publish does not allocate (and the
+// runtime zero) a new frame-sized buffer each time.
+var frames = sync.Pool{New: func() any { return new([]byte) }}
+
+// releaseFrame returns a frame from encodeFrame to the pool; b must not be
+// used afterwards.
+func releaseFrame(b []byte) {
+	if cap(b) > 0 && cap(b) <= 64<<10 {
+		b = b[:0]
+		frames.Put(&b)
+	}
 }
 
 // appendPublishFast appends f as JSON if it is a publish with only type, id,
