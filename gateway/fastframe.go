@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
 
@@ -46,7 +47,12 @@ func parsePublish(b []byte, f *protocol.Frame) bool {
 		if !ok || !s.byte(':') {
 			return false
 		}
-		val, ok := s.str()
+		var val []byte
+		if string(key) == "binary" {
+			val, ok = s.rawStr() // base64 decoding checks the contents
+		} else {
+			val, ok = s.str()
+		}
 		if !ok || !setPublishField(f, &seen, key, val) {
 			return false
 		}
@@ -72,6 +78,11 @@ func setPublishField(f *protocol.Frame, seen *uint8, key, val []byte) bool {
 		bit, f.Event = 16, string(val)
 	case "binary":
 		bit = 32
+		// val may hold anything but '"' (rawStr): the decoder refuses every
+		// byte outside the alphabet except CR and LF, which JSON refuses raw.
+		if bytes.IndexByte(val, '\n') >= 0 || bytes.IndexByte(val, '\r') >= 0 {
+			return false
+		}
 		d := make([]byte, base64.StdEncoding.DecodedLen(len(val)))
 		n, err := base64.StdEncoding.Decode(d, val)
 		if err != nil {
@@ -131,6 +142,21 @@ func (s *flatScanner) str() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// rawStr consumes a string up to the next '"' without looking at its
+// contents (the caller must): a fast path for long base64 values.
+func (s *flatScanner) rawStr() ([]byte, bool) {
+	if !s.byte('"') {
+		return nil, false
+	}
+	end := bytes.IndexByte(s.b[s.i:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	v := s.b[s.i : s.i+end]
+	s.i += end + 1
+	return v, true
 }
 
 // appendPublishedFast appends the JSON of a "published" reply for one
