@@ -61,9 +61,13 @@ type request struct {
 	// waiter wakes; it must not block. The function it returns, if any,
 	// runs on the same goroutine right after Client.mu is released.
 	onReply func(c *conn, f *protocol.Frame) (after func())
-	done    chan struct{}
-	reply   *protocol.Frame
-	err     error
+	// then, when set, runs once the request has its outcome, on the
+	// goroutine that finished it (the reader, detach or Close), with no
+	// lock held; it must not block.
+	then  func(reply *protocol.Frame, err error)
+	done  chan struct{}
+	reply *protocol.Frame
+	err   error
 }
 
 // Dial connects to the first reachable of urls (each "host:port",
@@ -225,13 +229,18 @@ func (cl *Client) reconnect(attempt int) (*conn, int) {
 // install makes c the live connection, starts its reader, subscribes every
 // subscription again and re-sends pending publishes in their original order.
 func (cl *Client) install(c *conn) {
+	defer cl.flush(c)
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	cl.gen++
 	c.gen = cl.gen
 	cl.conn = c
-	cl.wg.Add(1)
+	cl.wg.Add(2)
 	go cl.readLoop(c)
+	go func() {
+		defer cl.wg.Done()
+		c.writeLoop(func(err error) { cl.log.Debug("carrier client: write failed", "url", c.url, "err", err) })
+	}()
 	for s := range cl.subs {
 		r := s.subscribeRequest(cl.newRequestLocked())
 		cl.pending[r.id] = r
@@ -296,10 +305,24 @@ func (cl *Client) newRequestLocked() *request {
 	return &request{id: strconv.FormatUint(cl.nextReq, 10), order: cl.nextReq, done: make(chan struct{})}
 }
 
-// writeLocked sends r on c; a failed write aborts c, and r is then re-sent
-// or failed by detach. mu held.
+// writeLocked queues r on c, behind every frame queued before; the caller
+// calls flush after releasing mu. A failed write aborts c, and r is then
+// re-sent or failed by detach. mu held.
 func (cl *Client) writeLocked(c *conn, r *request) {
-	if err := c.write(r.frame); err != nil {
+	if err := c.enqueue(r.frame); err != nil {
+		cl.log.Debug("carrier client: write failed", "url", c.url, "err", err)
+		c.abort()
+	}
+}
+
+// flush sends what writeLocked queued on c. mu not held: the socket write
+// happens outside it, so other requests queue up behind it meanwhile and
+// go out together in the next write.
+func (cl *Client) flush(c *conn) {
+	if c == nil {
+		return
+	}
+	if err := c.flush(); err != nil {
 		cl.log.Debug("carrier client: write failed", "url", c.url, "err", err)
 		c.abort()
 	}
@@ -334,32 +357,55 @@ func (cl *Client) wait(ctx context.Context, r *request, what string) (*protocol.
 // start registers and sends a request. With no connection, a resend request
 // waits for the next one; any other fails with ErrDisconnected.
 func (cl *Client) start(f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame) func()) (*request, error) {
+	return cl.startThen(f, resend, onReply, nil)
+}
+
+// startThen is start with a completion callback (request.then).
+func (cl *Client) startThen(f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame) func(),
+	then func(*protocol.Frame, error)) (*request, error) {
+	r, c, err := cl.startLocked(f, resend, onReply, then)
+	cl.flush(c)
+	return r, err
+}
+
+// startLocked registers r and queues it on the live connection, which it
+// returns for the caller to flush.
+func (cl *Client) startLocked(f *protocol.Frame, resend bool, onReply func(*conn, *protocol.Frame) func(),
+	then func(*protocol.Frame, error)) (*request, *conn, error) {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	if cl.closed {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	if cl.conn == nil && !resend {
-		return nil, ErrDisconnected
+		return nil, nil, ErrDisconnected
 	}
 	r := cl.newRequestLocked()
 	f.ID = r.id
-	b, err := json.Marshal(f)
+	b, err := encodeFrame(f)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s frame: %w", f.Type, err)
+		return nil, nil, fmt.Errorf("encode %s frame: %w", f.Type, err)
 	}
-	r.frame, r.resend, r.onReply = b, resend, onReply
+	r.frame, r.resend, r.onReply, r.then = b, resend, onReply, then
 	cl.pending[r.id] = r
 	if cl.conn != nil {
 		cl.writeLocked(cl.conn, r)
 	}
-	return r, nil
+	return r, cl.conn, nil
 }
 
 // finish completes r once.
+//
+// Its frame goes back to the pool: a request is out of pending when it is
+// finished, so it is never written again.
 func (r *request) finish(reply *protocol.Frame, err error) {
+	releaseFrame(r.frame)
+	r.frame = nil
 	r.reply, r.err = reply, err
 	close(r.done)
+	if r.then != nil {
+		r.then(reply, err)
+	}
 }
 
 // readLoop reads frames from c until it fails, dispatching each one.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -20,12 +21,16 @@ import (
 // (Client.readLoop) reads from it and closes done when it exits.
 type conn struct {
 	ws           *websocket.Conn
+	bc           *batchConn // the socket under ws
 	url          string
 	gen          uint64 // connection generation, set by Client.install under Client.mu
 	writeTimeout time.Duration
 	started      time.Time
 
-	wmu  sync.Mutex
+	deadlineSet time.Time // reader only: when read last moved the read deadline
+
+	wmu  sync.Mutex    // serialises enqueue (gorilla allows one writer)
+	wake chan struct{} // cap 1: frames are queued for writeLoop
 	done chan struct{} // closed when the reader has exited
 }
 
@@ -38,6 +43,15 @@ func dial(ctx context.Context, url string, o Options) (*conn, error) {
 		ReadBufferSize:   16 << 10,
 		WriteBufferSize:  16 << 10,
 	}
+	var bc *batchConn
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		bc = &batchConn{Conn: nc, timeout: o.WriteTimeout}
+		return bc, nil
+	}
 	ws, resp, err := d.DialContext(ctx, url, o.Header)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, handshakeError(resp, err))
@@ -47,7 +61,7 @@ func dial(ctx context.Context, url string, o Options) (*conn, error) {
 		return nil, fmt.Errorf("dial %s: server did not accept subprotocol %s", url, protocol.Subprotocol)
 	}
 	ws.SetReadLimit(o.MaxFrameBytes)
-	c := &conn{ws: ws, url: url, writeTimeout: o.WriteTimeout, started: time.Now(), done: make(chan struct{})}
+	c := &conn{ws: ws, bc: bc, url: url, writeTimeout: o.WriteTimeout, started: time.Now(), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	return c, nil
 }
 
@@ -68,17 +82,56 @@ func handshakeError(resp *http.Response, err error) error {
 	return fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)
 }
 
-// write sends one text frame. Safe for concurrent use.
+// write sends one text frame (enqueue, then flush). Safe for concurrent use.
 func (c *conn) write(b []byte) error {
+	if err := c.enqueue(b); err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// enqueue frames b as a text message and queues it for the next flush,
+// after every frame queued before. It does not touch the network, so it is
+// cheap enough to call with Client.mu held. Safe for concurrent use.
+func (c *conn) enqueue(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
-		return fmt.Errorf("write to %s: %w", c.url, err)
-	}
+	c.bc.setQueuing(true)
+	defer c.bc.setQueuing(false)
 	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		return fmt.Errorf("write to %s: %w", c.url, err)
 	}
 	return nil
+}
+
+// flush has the connection's writer send the queued frames; it does not
+// wait for the network. Safe for concurrent use.
+func (c *conn) flush() error {
+	select {
+	case c.wake <- struct{}{}:
+	default: // a wake-up is pending already: that write takes these frames too
+	}
+	return nil
+}
+
+// writeLoop is the connection's writer: on every wake-up it sends all the
+// frames queued so far in one write, so a producer that queues frames one
+// by one (PublishAsync in a loop) gets them batched while the previous write
+// is on the wire. A failed write aborts the connection. It ends when the
+// reader has exited.
+func (c *conn) writeLoop(log func(error)) {
+	for {
+		select {
+		case <-c.wake:
+			if err := c.bc.flush(); err != nil {
+				log(fmt.Errorf("write to %s: %w", c.url, err))
+				c.abort()
+				return
+			}
+		case <-c.done:
+			return
+		}
+	}
 }
 
 // shutdown says goodbye with close code 1000 (best effort) and closes the
@@ -96,9 +149,15 @@ func (c *conn) shutdown() {
 func (c *conn) abort() { c.ws.Close() }
 
 // read returns the next frame, waiting at most timeout for it.
+// The deadline is moved at most every timeout/16 (resetting the socket's
+// timer for every frame is a measurable cost), so the reader gives up after
+// between 15/16 of timeout and timeout without a frame. Reader only.
 func (c *conn) read(timeout time.Duration) (*protocol.Frame, error) {
-	if err := c.ws.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return nil, err
+	if now := time.Now(); now.Sub(c.deadlineSet) >= timeout/16 {
+		c.deadlineSet = now
+		if err := c.ws.SetReadDeadline(now.Add(timeout)); err != nil {
+			return nil, err
+		}
 	}
 	typ, b, err := c.ws.ReadMessage()
 	if err != nil {

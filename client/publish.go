@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carriermq/carrier/protocol"
@@ -89,19 +91,22 @@ func (cl *Client) PublishBatch(ctx context.Context, queue string, msgs []Message
 
 // retry sends the publish frame f until it succeeds, fails for good or ctx
 // ends; between retryable errors it backs off like a reconnect. first, when
-// not nil, is the request already sent for f (PublishAsync).
+// not nil, is the request already sent for f.
 func (cl *Client) retry(ctx context.Context, f *protocol.Frame, first *request) (*protocol.Frame, error) {
-	for attempt := 0; ; attempt++ {
-		var reply *protocol.Frame
-		var err error
-		if attempt == 0 && first != nil {
-			reply, err = cl.wait(ctx, first, f.Type)
-		} else {
-			reply, err = cl.do(ctx, f, true, nil)
-		}
-		if err == nil || !IsRetryable(err) {
-			return reply, err
-		}
+	var reply *protocol.Frame
+	var err error
+	if first != nil {
+		reply, err = cl.wait(ctx, first, f.Type)
+	} else {
+		reply, err = cl.do(ctx, f, true, nil)
+	}
+	return cl.retryAfter(ctx, f, reply, err)
+}
+
+// retryAfter goes on from a first attempt's outcome: while the error is
+// retryable it backs off and sends f again.
+func (cl *Client) retryAfter(ctx context.Context, f *protocol.Frame, reply *protocol.Frame, err error) (*protocol.Frame, error) {
+	for attempt := 0; err != nil && IsRetryable(err); attempt++ {
 		cl.log.Debug("carrier client: publish retry", "queue", f.Queue, "attempt", attempt+1, "err", err)
 		t := time.NewTimer(cl.opts.backoff(attempt))
 		select {
@@ -110,7 +115,9 @@ func (cl *Client) retry(ctx context.Context, f *protocol.Frame, first *request) 
 			t.Stop()
 			return nil, fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		}
+		reply, err = cl.do(ctx, f, true, nil)
 	}
+	return reply, err
 }
 
 func fillFrame(f *protocol.Frame, m Message) {
@@ -167,38 +174,94 @@ func (cl *Client) PublishAsync(queue string, m Message) *PublishFuture {
 	}
 	f := &protocol.Frame{Type: protocol.TypePublish, Queue: queue}
 	fillFrame(f, m)
-	r, err := cl.start(f, true, nil)
-	if err == nil && !cl.addWorker() {
-		err = ErrClosed
-	}
+	a := &asyncPublish{cl: cl, p: p, f: f, id: m.ID, deadline: time.Now().Add(cl.opts.PublishTimeout)}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, err := cl.startThen(f, true, nil, a.first)
 	if err != nil {
 		<-cl.window
 		return p.fail(fmt.Errorf("publish to %s: %w", queue, err))
 	}
-	go cl.finishAsync(p, f, r, m.ID)
+	a.r = r
+	a.timer = time.AfterFunc(cl.opts.PublishTimeout, a.expire)
 	return p
 }
 
-// finishAsync waits for the reply to r (retrying like Publish) and
-// completes p.
-func (cl *Client) finishAsync(p *PublishFuture, f *protocol.Frame, r *request, id string) {
-	defer cl.wg.Done()
-	defer func() { <-cl.window }()
-	ctx, cancel := context.WithTimeout(cl.ctx, cl.opts.PublishTimeout)
-	defer cancel()
-	reply, err := cl.retry(ctx, f, r)
+// asyncPublish is one PublishAsync in flight. It has no goroutine of its
+// own: the reply completes it on the reader goroutine, a timer bounds it by
+// PublishTimeout, and only a retryable error starts a goroutine (counted in
+// Client.wg) that backs off and retries like Publish. Close fails what is
+// still pending, which completes it with ErrClosed before Close returns.
+//
+// mu is held by PublishAsync while it sends the request and sets r and
+// timer; the callbacks take it before reading them. completed makes the
+// first outcome the only one.
+type asyncPublish struct {
+	cl       *Client
+	p        *PublishFuture
+	f        *protocol.Frame
+	id       string
+	deadline time.Time
+
+	mu        sync.Mutex
+	r         *request
+	timer     *time.Timer
+	completed atomic.Bool
+}
+
+// first handles the outcome of the first attempt (request.then).
+func (a *asyncPublish) first(reply *protocol.Frame, err error) {
+	if err == nil || !IsRetryable(err) || a.cl.ctx.Err() != nil {
+		a.complete(reply, err)
+		return
+	}
+	if !a.cl.addWorker() {
+		a.complete(nil, ErrClosed)
+		return
+	}
+	go func() {
+		defer a.cl.wg.Done()
+		ctx, cancel := context.WithDeadline(a.cl.ctx, a.deadline)
+		defer cancel()
+		a.complete(a.cl.retryAfter(ctx, a.f, nil, err))
+	}()
+}
+
+// expire gives up when PublishTimeout has passed (a late reply is dropped).
+func (a *asyncPublish) expire() {
+	a.mu.Lock()
+	r := a.r
+	a.mu.Unlock()
+	a.cl.mu.Lock()
+	delete(a.cl.pending, r.id)
+	a.cl.mu.Unlock()
+	a.complete(nil, fmt.Errorf("%s: %w", a.f.Type, context.DeadlineExceeded))
+}
+
+// complete sets the future's outcome once and frees the window slot.
+func (a *asyncPublish) complete(reply *protocol.Frame, err error) {
+	if !a.completed.CompareAndSwap(false, true) {
+		return
+	}
+	a.mu.Lock()
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.mu.Unlock()
+	p := a.p
 	switch {
-	case err != nil && cl.ctx.Err() != nil:
-		p.err = fmt.Errorf("publish to %s: %w", f.Queue, ErrClosed)
+	case err != nil && a.cl.ctx.Err() != nil:
+		p.err = fmt.Errorf("publish to %s: %w", a.f.Queue, ErrClosed)
 	case err != nil:
-		p.err = fmt.Errorf("publish to %s: %w", f.Queue, err)
+		p.err = fmt.Errorf("publish to %s: %w", a.f.Queue, err)
 	default:
 		p.ack = PublishAck{Seq: reply.Seq, MsgID: reply.MsgID, Duplicate: reply.Duplicate}
 	}
 	if p.err != nil {
-		p.ack = PublishAck{MsgID: id}
+		p.ack = PublishAck{MsgID: a.id}
 	}
 	close(p.done)
+	<-a.cl.window
 }
 
 func (p *PublishFuture) fail(err error) *PublishFuture {

@@ -19,7 +19,7 @@ import (
 // disk in t.TempDir() and a gateway served on a fixed loopback address, so
 // that the HTTP side can be stopped and started again on the same port.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	node *cluster.Node
 	addr string
 	gw   *gateway.Gateway
@@ -27,7 +27,7 @@ type testServer struct {
 	done chan error
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	ts := &testServer{t: t, node: newNode(t)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -46,7 +46,7 @@ func newTestServer(t *testing.T) *testServer {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newNode(t *testing.T) *cluster.Node {
+func newNode(t testing.TB) *cluster.Node {
 	t.Helper()
 	cfg := cluster.DefaultConfig()
 	cfg.NodeID, cfg.DataDir, cfg.Bootstrap, cfg.Logger = "client-test", t.TempDir(), true, quietLogger()

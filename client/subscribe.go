@@ -112,16 +112,19 @@ func (cl *Client) Subscribe(ctx context.Context, queue string, o SubOptions) (*S
 // next connection will.
 func (cl *Client) addSub(s *Subscription) error {
 	cl.mu.Lock()
-	defer cl.mu.Unlock()
 	if cl.closed {
+		cl.mu.Unlock()
 		return ErrClosed
 	}
 	cl.subs[s] = struct{}{}
-	if cl.conn != nil {
+	c := cl.conn
+	if c != nil {
 		r := s.subscribeRequest(cl.newRequestLocked())
 		cl.pending[r.id] = r
-		cl.writeLocked(cl.conn, r)
+		cl.writeLocked(c, r)
 	}
+	cl.mu.Unlock()
+	cl.flush(c)
 	return nil
 }
 

@@ -39,10 +39,11 @@ type batcher struct {
 // proposal is one command waiting for its result. done has room for the one
 // outcome ever sent, so senders never block.
 type proposal struct {
-	ctx  context.Context
-	cmd  queue.Command
-	size int
-	done chan outcome
+	ctx       context.Context
+	cmd       queue.Command
+	size      int
+	forwarded bool // from a follower (enqueueForwarded): see nudgeFollowers
+	done      chan outcome
 	// early: already answered by confirmEarly (only in a binary built with
 	// the carrier_unsafe_early_confirm tag); complete and fail skip it.
 	early bool
@@ -121,7 +122,10 @@ func (b *batcher) propose(ctx context.Context, cmd queue.Command) (queue.Result,
 // enqueue queues cmd without waiting for its outcome (await does). Callers
 // that enqueue from one goroutine get their commands into the log in order.
 func (b *batcher) enqueue(ctx context.Context, cmd queue.Command) (*proposal, error) {
-	p := newProposal(ctx, cmd)
+	return b.put(ctx, newProposal(ctx, cmd))
+}
+
+func (b *batcher) put(ctx context.Context, p *proposal) (*proposal, error) {
 	select {
 	case b.queue <- p:
 		return p, nil
@@ -130,6 +134,16 @@ func (b *batcher) enqueue(ctx context.Context, cmd queue.Command) (*proposal, er
 	case <-ctx.Done():
 		return nil, fmt.Errorf("propose: %w", ctx.Err())
 	}
+}
+
+// enqueueForwarded is enqueue for a command a follower forwarded: once its
+// entry is applied, the followers are told the new commit index at once
+// (nudgeFollowers) rather than up to 2×CommitTimeout later, since the
+// follower's proposer waits until its own node has applied the entry.
+func (b *batcher) enqueueForwarded(ctx context.Context, cmd queue.Command) (*proposal, error) {
+	p := newProposal(ctx, cmd)
+	p.forwarded = true
+	return b.put(ctx, p)
 }
 
 func newProposal(ctx context.Context, cmd queue.Command) *proposal {
@@ -282,12 +296,38 @@ func (b *batcher) complete(e inflightEntry) {
 		return
 	}
 	index := e.future.Index()
+	forwarded := false
 	for i, p := range e.batch {
 		if !p.early {
 			p.done <- outcome{res: results[i], index: index}
 		}
+		forwarded = forwarded || p.forwarded
+	}
+	if forwarded {
+		b.nudgeFollowers()
 	}
 }
+
+// nudgeFollowers makes raft send the followers its commit index now, when
+// nothing else would soon. hashicorp/raft sends the commit index only with
+// the next entries or after a random 1–2×CommitTimeout; a follower whose
+// proposer waits for its own apply (read-your-writes) would sit out that
+// timeout whenever the leader goes idle — most of a lone forwarded
+// publish's latency. A barrier is an empty entry (the FSM never sees it)
+// whose replication carries the commit index. Only when no other entry is
+// queued or in flight (this entry holds the one slot taken): under load the
+// next entry carries the commit index anyway. It does not wait for the
+// barrier, only (briefly) for raft to take it.
+func (b *batcher) nudgeFollowers() {
+	if len(b.queue) > 0 || len(b.slots) > 1 {
+		return
+	}
+	_ = b.raft.Barrier(nudgeEnqueueTimeout) // its outcome does not matter
+}
+
+// nudgeEnqueueTimeout bounds how long complete waits for raft to take a
+// nudge.
+const nudgeEnqueueTimeout = 50 * time.Millisecond
 
 func (b *batcher) fail(batch []*proposal, err error) {
 	for _, p := range batch {

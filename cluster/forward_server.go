@@ -142,7 +142,7 @@ func (s *fwdServer) enqueue(payload []byte) ([]*proposal, error) {
 			props[i] = answered(s.ctx, cmd, fmt.Errorf("%w: %s is not the leader", ErrNotLeader, s.g.nodeID))
 			continue
 		}
-		p, err := s.g.batcher.enqueue(s.ctx, cmd)
+		p, err := s.g.batcher.enqueueForwarded(s.ctx, cmd)
 		if err != nil {
 			p = answered(s.ctx, cmd, err)
 		}

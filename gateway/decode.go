@@ -49,8 +49,10 @@ func decodeFrame(b []byte, lim decodeLimits) (*request, *wireError) {
 		return nil, errf(protocol.CodeBadFrame, "a frame must be a JSON object")
 	}
 	req := &request{}
-	if err := json.Unmarshal(b, &req.Frame); err != nil {
-		return nil, errf(protocol.CodeBadFrame, "invalid JSON: %v", err)
+	if !decodePublishFast(b, &req.Frame) {
+		if err := json.Unmarshal(b, &req.Frame); err != nil {
+			return nil, errf(protocol.CodeBadFrame, "invalid JSON: %v", err)
+		}
 	}
 	if len(req.ID) > maxIDBytes {
 		req.ID = ""

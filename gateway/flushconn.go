@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +25,7 @@ import (
 // take mu, so they can cut a write that is blocked.
 type flushConn struct {
 	net.Conn
+	rd        lazyReader // Read: see lazyread.go
 	mu        sync.Mutex
 	buffering bool
 	buf       []byte
@@ -35,6 +37,9 @@ type flushConn struct {
 const maxKeptBuffer = 256 << 10
 
 var batchBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// Read reads through the lazy reader (no buffer held while idle).
+func (c *flushConn) Read(p []byte) (int, error) { return c.rd.Read(p) }
 
 func (c *flushConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
@@ -143,6 +148,11 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	h.fc = &flushConn{Conn: nc}
+	h.fc = &flushConn{Conn: nc, rd: lazyReader{next: nc}}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			h.fc.rd.raw = raw
+		}
+	}
 	return h.fc, brw, nil
 }

@@ -59,6 +59,7 @@ type Gateway struct {
 
 	nextConn      atomic.Uint64
 	tailFallbacks atomic.Int64   // live tails that overflowed and went back to replaying
+	msgs          msgCache       // encoded message prefixes shared by tails (fanout.go)
 	wg            sync.WaitGroup // one per live connection
 
 	mu      sync.Mutex // guards conns and closing
@@ -77,7 +78,9 @@ func New(b Backend, cfg Config) (*Gateway, error) {
 	g := &Gateway{b: b, cfg: cfg, log: cfg.Logger, hub: newHub(),
 		baseCtx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}
 	g.upgrader = websocket.Upgrader{
-		ReadBufferSize:  4 << 10,
+		// A small buffer of gorilla's own over flushConn's lazy reader, which
+		// holds a pooled buffer only while bytes are waiting (lazyread.go).
+		ReadBufferSize:  readBufferSize,
 		WriteBufferSize: 16 << 10,
 		WriteBufferPool: &sync.Pool{},
 		Subprotocols:    []string{protocol.Subprotocol},

@@ -44,7 +44,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // testLogger logs to a buffer shown only when the test fails.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	logs := &lockedBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -57,7 +57,7 @@ func testLogger(t *testing.T) *slog.Logger {
 // server is a real single-node cluster behind a gateway on an httptest
 // server on 127.0.0.1.
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	node *cluster.Node
 	gw   *Gateway
 	ts   *httptest.Server
@@ -65,7 +65,7 @@ type server struct {
 
 // startServer starts a node (Raft on a free loopback port, data in a temp
 // dir), a gateway with cfg and an HTTP server; all stop when the test ends.
-func startServer(t *testing.T, cfg Config) *server {
+func startServer(t testing.TB, cfg Config) *server {
 	t.Helper()
 	log := testLogger(t)
 	nc := cluster.DefaultConfig()
@@ -107,7 +107,7 @@ func (s *server) conns() int {
 }
 
 // waitFor polls cond until it returns nil or waitTimeout passes.
-func waitFor(t *testing.T, what string, cond func() error) {
+func waitFor(t testing.TB, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
@@ -174,7 +174,7 @@ func (s *server) httpError(method, path string, body any, status int, code strin
 // frames to a channel; await and request pick frames by predicate and keep
 // the others for later.
 type client struct {
-	t       *testing.T
+	t       testing.TB
 	ws      *websocket.Conn
 	frames  chan protocol.Frame
 	readErr chan error // the error that ended the reader

@@ -50,20 +50,70 @@ func msgItem(r *msgRef) outItem {
 // fails (push) or waits (pushWait). An item always fits into an empty queue,
 // so one large message never blocks a connection forever.
 //
+// The queue starts its consumer, the connection's writer goroutine, only
+// while there is work: when an item (or a due ping) arrives and no writer
+// runs, it calls startWriter; the writer takes work until take finds none,
+// which marks it stopped in the same critical section, so no item is ever
+// left without a writer. Before enable and after stop, no writer is started.
+//
 // All methods are safe for concurrent use. Lock order: callers may hold the
-// hub's and a subscription's lock; outbound's lock is the innermost.
+// hub's and a subscription's lock; outbound's lock is the innermost
+// (startWriter, called with it held, takes no lock).
 type outbound struct {
-	mu     sync.Mutex
-	items  []outItem
-	used   int64
-	limit  int64
-	closed bool          // a close item is queued: nothing more is accepted
-	wake   chan struct{} // cap 1: tells the writer there is work
-	room   chan struct{} // closed (and replaced) when bytes are released
+	mu          sync.Mutex
+	items       []outItem
+	used        int64
+	limit       int64
+	closed      bool          // a close item is queued: nothing more is accepted
+	ping        bool          // a ping is due
+	writer      writerState   // whether a writer runs or may be started
+	startWriter func()        // set before enable; called with mu held
+	room        chan struct{} // closed (and replaced) when bytes are released
 }
 
+type writerState uint8
+
+const (
+	writerOff     writerState = iota // not enabled yet, or stopped
+	writerIdle                       // enabled, no writer runs
+	writerRunning                    // a writer runs (or ended on an error)
+)
+
 func newOutbound(limit int64) *outbound {
-	return &outbound{limit: limit, wake: make(chan struct{}, 1), room: make(chan struct{})}
+	return &outbound{limit: limit, room: make(chan struct{})}
+}
+
+// enable allows writers from now on and starts one if work is waiting.
+func (o *outbound) enable() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.writer = writerIdle
+	if len(o.items) > 0 || o.ping {
+		o.kick()
+	}
+}
+
+// stop starts no more writers; one that runs finishes what is queued.
+func (o *outbound) stop() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.writer = writerOff
+}
+
+// pingDue asks the writer to send a ping.
+func (o *outbound) pingDue() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ping = true
+	o.kick()
+}
+
+// kick starts a writer unless one runs or writers are off. o.mu held.
+func (o *outbound) kick() {
+	if o.writer == writerIdle {
+		o.writer = writerRunning
+		o.startWriter()
+	}
 }
 
 // push queues it unless the connection is closing (errOutClosed) or it does
@@ -127,10 +177,7 @@ func (o *outbound) fits(size int64) bool { return o.used == 0 || o.used+size <= 
 func (o *outbound) add(it outItem) {
 	o.items = append(o.items, it)
 	o.used += it.size
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
+	o.kick()
 }
 
 // close queues the final frames: the optional error frame f and a close
@@ -158,15 +205,28 @@ func (o *outbound) close(drop bool, f *protocol.Frame, code int, text string) bo
 	return true
 }
 
-// take moves the queued items into buf for the writer; their bytes stay
-// counted until release.
-func (o *outbound) take(buf []outItem) []outItem {
+// take moves the queued items into buf for the writer, and says whether a
+// ping is due; their bytes stay counted until release. With nothing to do
+// it returns ok false, and the writer must exit: the next item starts a new
+// one.
+func (o *outbound) take(buf []outItem) (_ []outItem, ping, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if len(o.items) == 0 && !o.ping {
+		if o.writer == writerRunning {
+			o.writer = writerIdle
+		}
+		return buf, false, false
+	}
 	buf = append(buf, o.items...)
 	clear(o.items)
-	o.items = o.items[:0]
-	return buf
+	if cap(o.items) > 64 {
+		o.items = nil // do not keep a burst's backing array while idle
+	} else {
+		o.items = o.items[:0]
+	}
+	ping, o.ping = o.ping, false
+	return buf, ping, true
 }
 
 // release returns n written bytes to the budget.
