@@ -64,6 +64,7 @@ type Sample struct {
 	System   string             `json:"system"`
 	Workload string             `json:"workload"`
 	Values   map[string]float64 `json:"values"`
+	Result   any                `json:"result"` // the workload's own result (PublishResult, …)
 }
 
 // comparison is a running compare: the targets and what was measured.
@@ -140,7 +141,15 @@ func (c *comparison) logf(format string, args ...any) {
 type workload struct {
 	name    string
 	prepare func(context.Context, Target) (any, error)
-	run     func(context.Context, Target, any) (map[string]float64, int64, error)
+	run     func(context.Context, Target, any) (workloadOutput, error)
+}
+
+// workloadOutput is one workload run's figures, the number of messages it
+// moved (for CPU per million) and its own result.
+type workloadOutput struct {
+	values map[string]float64
+	msgs   int64
+	result any
 }
 
 // round runs every workload once per system, the systems in an order
@@ -178,7 +187,7 @@ func (c *comparison) measure(ctx context.Context, r int, w workload, t Target) e
 	if err != nil {
 		return err
 	}
-	vals, msgs, err := w.run(ctx, t, arg)
+	out, err := w.run(ctx, t, arg)
 	if err != nil {
 		return err
 	}
@@ -186,10 +195,10 @@ func (c *comparison) measure(ctx context.Context, r int, w workload, t Target) e
 	if err != nil {
 		return err
 	}
-	if msgs > 0 {
-		vals[w.name+"_cpu_s_per_M"] = (cpu1 - cpu0) / float64(msgs) * 1e6
+	if out.msgs > 0 {
+		out.values[w.name+"_cpu_s_per_M"] = (cpu1 - cpu0) / float64(out.msgs) * 1e6
 	}
-	c.samples = append(c.samples, Sample{Round: r + 1, System: t.Name(), Workload: w.name, Values: vals})
+	c.samples = append(c.samples, Sample{Round: r + 1, System: t.Name(), Workload: w.name, Values: out.values, Result: out.result})
 	return nil
 }
 

@@ -17,24 +17,24 @@ func (c *comparison) workloads() []workload {
 	}
 }
 
-func (c *comparison) runPublish(ctx context.Context, t Target, _ any) (map[string]float64, int64, error) {
+func (c *comparison) runPublish(ctx context.Context, t Target, _ any) (workloadOutput, error) {
 	r, err := RunPublish(ctx, t, c.cfg.Publish)
 	if err != nil {
-		return nil, 0, err
+		return workloadOutput{}, err
 	}
 	v := map[string]float64{"publish_msgs_per_sec": r.MsgsPerSec}
 	if g := r.GroupCommit; g != nil {
 		v["publish_cmds_per_entry"], v["publish_cmds_per_fsync"] = g.CommandsPerEntry, g.CommandsPerAppend
 	}
-	return v, r.Confirmed, nil
+	return workloadOutput{v, r.Confirmed, r}, nil
 }
 
-func (c *comparison) runLatency(ctx context.Context, t Target, _ any) (map[string]float64, int64, error) {
+func (c *comparison) runLatency(ctx context.Context, t Target, _ any) (workloadOutput, error) {
 	r, err := RunLatency(ctx, t, c.cfg.Latency)
 	if err != nil {
-		return nil, 0, err
+		return workloadOutput{}, err
 	}
-	return latencyValues("latency", r.Latency), r.Count, nil
+	return workloadOutput{latencyValues("latency", r.Latency), r.Count, r}, nil
 }
 
 func latencyValues(prefix string, l Latency) map[string]float64 {
@@ -42,10 +42,10 @@ func latencyValues(prefix string, l Latency) map[string]float64 {
 		prefix + "_p999_ms": l.P999Ms, prefix + "_max_ms": l.MaxMs}
 }
 
-func (c *comparison) runE2E(ctx context.Context, t Target, _ any) (map[string]float64, int64, error) {
+func (c *comparison) runE2E(ctx context.Context, t Target, _ any) (workloadOutput, error) {
 	r, err := RunE2E(ctx, t, c.cfg.E2E)
 	if err != nil {
-		return nil, 0, err
+		return workloadOutput{}, err
 	}
 	v := map[string]float64{}
 	var sent int64
@@ -55,25 +55,25 @@ func (c *comparison) runE2E(ctx context.Context, t Target, _ any) (map[string]fl
 		}
 		sent += run.Sent
 	}
-	return v, sent, nil
+	return workloadOutput{v, sent, r}, nil
 }
 
 func (c *comparison) prepareConsume(ctx context.Context, t Target) (any, error) {
 	return PreloadConsume(ctx, t, c.cfg.Consume)
 }
 
-func (c *comparison) runConsume(ctx context.Context, t Target, arg any) (map[string]float64, int64, error) {
+func (c *comparison) runConsume(ctx context.Context, t Target, arg any) (workloadOutput, error) {
 	r, err := DrainConsume(ctx, t, arg.(ConsumeConfig))
 	if err != nil {
-		return nil, 0, err
+		return workloadOutput{}, err
 	}
-	return map[string]float64{"consume_msgs_per_sec": r.MsgsPerSec}, r.Acked, nil
+	return workloadOutput{map[string]float64{"consume_msgs_per_sec": r.MsgsPerSec}, r.Acked, r}, nil
 }
 
-func (c *comparison) runFanout(ctx context.Context, t Target, _ any) (map[string]float64, int64, error) {
+func (c *comparison) runFanout(ctx context.Context, t Target, _ any) (workloadOutput, error) {
 	r, err := RunFanout(ctx, t, c.cfg.Fanout)
 	if err != nil {
-		return nil, 0, err
+		return workloadOutput{}, err
 	}
-	return map[string]float64{"fanout_deliveries_per_sec": r.DeliveriesPerSec}, r.Deliveries, nil
+	return workloadOutput{map[string]float64{"fanout_deliveries_per_sec": r.DeliveriesPerSec}, r.Deliveries, r}, nil
 }

@@ -47,6 +47,8 @@ connections to one fresh node and prints its resident memory per connection
 			}, err
 		})
 	fl := cmd.Flags()
+	cmd.Example = `  carrier bench fanout --target carrier --subscribers 16 --idle-conns 1000
+  carrier bench fanout --target nats-always --subscribers 64`
 	fl.IntVar(&cfg.Subscribers, "subscribers", 16, "tail subscribers K, one connection each")
 	fl.IntVar(&cfg.Size, "size", 1024, "payload bytes")
 	fl.DurationVar(&cfg.Duration, "duration", 10*time.Second, "publishing time")

@@ -55,6 +55,8 @@ call to its confirmation (HDR histogram); prints p50, p99, p99.9 and max.`, &asJ
 				fmt.Fprintf(a.stdout, "%s: %d publishes of %d B, 1 in flight: %s\n", r.Target, r.Count, r.Size, latencyText(r.Latency))
 			}, err
 		})
+	cmd.Example = `  carrier bench latency --target carrier --count 5000
+  carrier bench latency --target nats-always --json`
 	cmd.Flags().IntVar(&cfg.Count, "count", 5000, "measured publishes")
 	cmd.Flags().IntVar(&cfg.Size, "size", 1024, "payload bytes")
 	return cmd
@@ -90,6 +92,8 @@ message's intended send time (no coordinated omission), HDR histogram.`, &asJSON
 			}, err
 		})
 	fl := cmd.Flags()
+	cmd.Example = `  carrier bench e2e --target carrier --peak 20000
+  carrier bench e2e --target nats-always --loads 50 --duration 30s`
 	fl.Float64Var(&cfg.Peak, "peak", 0, "msgs/s the loads are fractions of (default: measured)")
 	fl.IntSliceVar(&cfg.Loads, "loads", []int{25, 50, 75}, "percent of the peak")
 	fl.IntVar(&cfg.Size, "size", 1024, "payload bytes")
@@ -114,6 +118,8 @@ server's confirmation of the ack; prints acked messages per second.`, &asJSON, &
 			}, err
 		})
 	fl := cmd.Flags()
+	cmd.Example = `  carrier bench consume --target carrier --messages 20000 --consumers 4
+  carrier bench consume --target nats-always --json`
 	fl.IntVar(&cfg.Messages, "messages", 20000, "backlog to drain")
 	fl.IntVar(&cfg.Consumers, "consumers", 4, "group members, one connection each")
 	fl.IntVar(&cfg.Size, "size", 1024, "payload bytes")
