@@ -92,13 +92,14 @@ func Compare(ctx context.Context, cfg CompareConfig) (CompareResult, error) {
 			return CompareResult{}, fmt.Errorf("round %d: %w", r+1, err)
 		}
 	}
-	if err := c.finish(ctx); err != nil {
+	if err := c.finish(); err != nil {
 		return CompareResult{}, err
 	}
 	return summarize(cfg.Rounds, c.samples, c.single), nil
 }
 
-// start starts the three systems and reads each one's idle node RSS.
+// start starts the three systems, reads each one's idle node RSS and the
+// memory of idle connections to a fresh Carrier node.
 func (c *comparison) start(ctx context.Context) error {
 	c.logf("starting a 3-node Carrier cluster and two 3-node JetStream clusters")
 	ct, err := StartCarrier(ctx, c.cfg.Bin, "")
@@ -120,6 +121,15 @@ func (c *comparison) start(ctx context.Context) error {
 		}
 		c.single[t.Name()] = map[string]float64{"idle_node_rss_mib": float64(rss) / (1 << 20)}
 	}
+	// Idle connections go to a fresh node: on a node that has run the
+	// workloads, the Go heap already holds free pages that new connections
+	// reuse, and the RSS delta would understate their cost.
+	c.logf("idle connections: %d to one Carrier node", c.cfg.IdleConns)
+	m, err := IdleConnMemory(ctx, ct, c.cfg.IdleConns)
+	if err != nil {
+		return err
+	}
+	c.single[SysCarrier]["idle_conn_kib"] = m.KiBPerConn
 	return nil
 }
 
@@ -215,18 +225,9 @@ func (c *comparison) lowestPublish() float64 {
 	return low
 }
 
-// finish reads the idle-connection memory of a Carrier node and every
-// system's peak RSS.
-func (c *comparison) finish(ctx context.Context) error {
+// finish reads every system's peak RSS.
+func (c *comparison) finish() error {
 	for _, t := range c.targets {
-		if ct, ok := t.(*CarrierTarget); ok {
-			c.logf("idle connections: %d to one Carrier node", c.cfg.IdleConns)
-			m, err := IdleConnMemory(ctx, ct, c.cfg.IdleConns)
-			if err != nil {
-				return err
-			}
-			c.single[t.Name()]["idle_conn_kib"] = m.KiBPerConn
-		}
 		_, peak, err := maxMemory(t.PIDs())
 		if err != nil {
 			return err

@@ -53,7 +53,7 @@ func checkSample(t *testing.T, s Sample) {
 		if r.Confirmed < 1 || r.MsgsPerSec <= 0 || (s.System == SysCarrier) != (r.GroupCommit != nil) {
 			t.Errorf("publish on %s: %+v", s.System, r)
 		}
-		if g := r.GroupCommit; g != nil && (g.Commands < float64(r.Confirmed) || g.CommandsPerAppend <= 0 || g.CommandsPerEntry < 1) {
+		if g := r.GroupCommit; g != nil && (g.Commands < 1 || g.CommandsPerAppend <= 0 || g.CommandsPerEntry < 1 || g.MessagesPerAppend <= 0) {
 			t.Errorf("publish on %s: group commit %+v for %d confirmed", s.System, *g, r.Confirmed)
 		}
 	case LatencyResult:

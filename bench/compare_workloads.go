@@ -25,6 +25,7 @@ func (c *comparison) runPublish(ctx context.Context, t Target, _ any) (workloadO
 	v := map[string]float64{"publish_msgs_per_sec": r.MsgsPerSec}
 	if g := r.GroupCommit; g != nil {
 		v["publish_cmds_per_entry"], v["publish_cmds_per_fsync"] = g.CommandsPerEntry, g.CommandsPerAppend
+		v["publish_msgs_per_fsync"] = g.MessagesPerAppend
 	}
 	return workloadOutput{v, r.Confirmed, r}, nil
 }

@@ -19,11 +19,14 @@ type GroupCommit struct {
 }
 
 // GroupCommitStats is what the group commit did over a run: commands (queue
-// writes: publishes, acks) per Raft entry and per log append (= per fsync),
-// from the counters' deltas summed over the nodes.
+// writes; one Publish command may carry many messages) per Raft entry and
+// per log append (= per fsync), from the counters' deltas summed over the
+// nodes; and the benchmark's confirmed messages per log append of a node
+// (every node appends every entry: messages × nodes / appends).
 type GroupCommitStats struct {
 	CommandsPerEntry  float64 `json:"commandsPerEntry"`
 	CommandsPerAppend float64 `json:"commandsPerFsync"`
+	MessagesPerAppend float64 `json:"messagesPerFsync"`
 	LogAppends        float64 `json:"logAppends"`
 	Commands          float64 `json:"commands"`
 }
@@ -78,14 +81,16 @@ func scrapeGroupCommit(ctx context.Context, url string) (GroupCommit, error) {
 	return g, sc.Err()
 }
 
-// since returns the stats of the interval from before to g.
-func (g GroupCommit) since(before GroupCommit) GroupCommitStats {
+// since returns the stats of the interval from before to g, in which
+// messages were confirmed by a cluster of nodes nodes.
+func (g GroupCommit) since(before GroupCommit, messages int64, nodes int) GroupCommitStats {
 	s := GroupCommitStats{LogAppends: g.LogAppends - before.LogAppends, Commands: g.CommandsApplied - before.CommandsApplied}
 	if e := g.EntriesApplied - before.EntriesApplied; e > 0 {
 		s.CommandsPerEntry = s.Commands / e
 	}
 	if s.LogAppends > 0 {
 		s.CommandsPerAppend = s.Commands / s.LogAppends
+		s.MessagesPerAppend = float64(messages) * float64(nodes) / s.LogAppends
 	}
 	return s
 }

@@ -92,20 +92,21 @@ func RunPublish(ctx context.Context, t Target, cfg PublishConfig) (PublishResult
 	res := PublishResult{Target: t.Name(), Publishers: cfg.Publishers, Window: cfg.Window, Size: cfg.Size,
 		Confirmed: n, Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), MsgsPerSec: float64(n) / elapsed.Seconds(),
 		MBPerSec: float64(n) * float64(cfg.Size) / elapsed.Seconds() / 1e6}
-	res.GroupCommit, err = gc(ctx)
+	res.GroupCommit, err = gc(ctx, n)
 	return res, err
 }
 
 // startGroupCommit reads a Carrier target's group-commit counters and
-// returns a function that reads them again and returns the delta; for
-// other targets that function returns nil.
-func startGroupCommit(ctx context.Context, t Target) func(context.Context) (*GroupCommitStats, error) {
+// returns a function that reads them again and returns the stats of the
+// interval, in which it is told messages were confirmed; for other targets
+// that function returns nil.
+func startGroupCommit(ctx context.Context, t Target) func(context.Context, int64) (*GroupCommitStats, error) {
 	ct, ok := t.(*CarrierTarget)
 	if !ok {
-		return func(context.Context) (*GroupCommitStats, error) { return nil, nil }
+		return func(context.Context, int64) (*GroupCommitStats, error) { return nil, nil }
 	}
 	before, err := ct.ReadGroupCommit(ctx)
-	return func(ctx context.Context) (*GroupCommitStats, error) {
+	return func(ctx context.Context, messages int64) (*GroupCommitStats, error) {
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +114,7 @@ func startGroupCommit(ctx context.Context, t Target) func(context.Context) (*Gro
 		if err != nil {
 			return nil, err
 		}
-		s := after.since(before)
+		s := after.since(before, messages, len(ct.NodeURLs()))
 		return &s, nil
 	}
 }

@@ -66,8 +66,8 @@ func (a *app) benchPublish(cmd *cobra.Command, f *publishFlags) error {
 	fmt.Fprintf(a.stdout, "%s: %d publishers, window %d, %d B: %.0f msgs/s (%.1f MB/s, %d confirmed in %v)\n",
 		res.Target, res.Publishers, res.Window, res.Size, res.MsgsPerSec, res.MBPerSec, res.Confirmed, msRound(res.Elapsed))
 	if g := res.GroupCommit; g != nil {
-		fmt.Fprintf(a.stdout, "group commit: %.1f commands per Raft entry, %.1f per log append (fsync), over all nodes\n",
-			g.CommandsPerEntry, g.CommandsPerAppend)
+		fmt.Fprintf(a.stdout, "group commit: %.1f messages per log append (fsync); %.2f commands per Raft entry, %.2f per fsync\n",
+			g.MessagesPerAppend, g.CommandsPerEntry, g.CommandsPerAppend)
 	}
 	return nil
 }
