@@ -169,18 +169,20 @@ func (l *e2eLoad) readTail(ctx context.Context, tail Tail) {
 }
 
 // send is sender i of n: it sends messages k = i, i+n, i+2n, … at their
-// intended times until the end, with at most Window unconfirmed; a waiter
+// intended times until the end, with at most Window unconfirmed (a token
+// taken before each publish, returned once it is confirmed); a waiter
 // goroutine collects the confirmations.
 func (l *e2eLoad) send(ctx context.Context, p Publisher, i, n int) error {
+	tokens := make(chan struct{}, l.cfg.Window)
 	pending := make(chan Pending, l.cfg.Window)
 	waitErr := make(chan error, 1)
-	go func() { waitErr <- waitAll(ctx, pending) }()
-	err := l.sendLoop(ctx, p, i, n, pending)
+	go func() { waitErr <- waitAll(ctx, pending, tokens) }()
+	err := l.sendLoop(ctx, p, i, n, tokens, pending)
 	close(pending)
 	return errors.Join(err, <-waitErr)
 }
 
-func (l *e2eLoad) sendLoop(ctx context.Context, p Publisher, i, n int, pending chan<- Pending) error {
+func (l *e2eLoad) sendLoop(ctx context.Context, p Publisher, i, n int, tokens chan struct{}, pending chan<- Pending) error {
 	interval := time.Duration(float64(time.Second) / l.rate)
 	for k := i; ; k += n {
 		at := l.start.Add(time.Duration(k) * interval)
@@ -194,6 +196,7 @@ func (l *e2eLoad) sendLoop(ctx context.Context, p Publisher, i, n int, pending c
 				return ctx.Err()
 			}
 		}
+		tokens <- struct{}{} // blocks while Window publishes are unconfirmed
 		payload := makePayload(l.cfg.Size)
 		binary.BigEndian.PutUint64(payload, uint64(at.UnixNano()))
 		pd, err := p.Publish(payload)
@@ -201,12 +204,13 @@ func (l *e2eLoad) sendLoop(ctx context.Context, p Publisher, i, n int, pending c
 			return err
 		}
 		l.sent.Add(1)
-		pending <- pd // blocks while Window publishes are unconfirmed
+		pending <- pd
 	}
 }
 
-// waitAll waits for every pending publish until the channel closes.
-func waitAll(ctx context.Context, pending <-chan Pending) error {
+// waitAll waits for every pending publish until the channel closes,
+// returning a token for each.
+func waitAll(ctx context.Context, pending <-chan Pending, tokens <-chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	var first error
@@ -214,6 +218,7 @@ func waitAll(ctx context.Context, pending <-chan Pending) error {
 		if err := pd.Wait(ctx); err != nil && first == nil {
 			first = err
 		}
+		<-tokens
 	}
 	return first
 }

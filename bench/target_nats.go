@@ -94,7 +94,9 @@ type natsPublisher struct {
 }
 
 func (p *natsPublisher) Publish(payload []byte) (Pending, error) {
-	f, err := p.js.PublishAsync(p.subject, payload)
+	// The driver keeps at most the window in flight; the stall wait only
+	// covers the client counting an ack a moment after handing it out.
+	f, err := p.js.PublishAsync(p.subject, payload, jetstream.WithStallWait(30*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("nats publish: %w", err)
 	}
