@@ -134,7 +134,9 @@ func (t *NATSTarget) NewConsumer(ctx context.Context, i int, stream, group strin
 		nc.Close()
 		return nil, fmt.Errorf("nats consumer: %w", err)
 	}
-	it, err := cons.Messages()
+	// A missing idle heartbeat (a busy server) is not an error of the
+	// workload: the iterator re-issues its pull request and goes on.
+	it, err := cons.Messages(jetstream.WithMessagesErrOnMissingHeartbeat(false))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats consumer: %w", err)
