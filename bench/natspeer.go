@@ -190,6 +190,15 @@ func streamConfig(name string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{Name: name, Subjects: []string{name}, Replicas: 3, Storage: jetstream.FileStorage}
 }
 
+// PIDs are the nodes' process ids.
+func (n *NATSCluster) PIDs() []int {
+	pids := make([]int, 0, len(n.procs))
+	for _, p := range n.procs {
+		pids = append(pids, p.Process.Pid)
+	}
+	return pids
+}
+
 // Stop sends SIGTERM to every node, waits up to 10 s each, then SIGKILL;
 // it removes a temporary dir. Safe to call twice.
 func (n *NATSCluster) Stop() error {

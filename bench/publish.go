@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ type PublishConfig struct {
 	Size       int           // payload bytes (default 1024)
 	Duration   time.Duration // measured time (default 10s)
 	Stream     string        // stream/queue name (default "bench-publish")
+	Progress   io.Writer     // a progress line about once a second (nil: none)
 }
 
 // PublishResult is what workload 1 measured: confirmed messages over the
@@ -30,6 +32,9 @@ type PublishResult struct {
 	ElapsedSec float64       `json:"elapsedSeconds"`
 	MsgsPerSec float64       `json:"msgsPerSec"`
 	MBPerSec   float64       `json:"mbPerSec"`
+	// GroupCommit is set for Carrier: commands per Raft entry and per fsync
+	// over the run, from the nodes' /metrics.
+	GroupCommit *GroupCommitStats `json:"groupCommit,omitempty"`
 }
 
 func (cfg PublishConfig) withDefaults() PublishConfig {
@@ -65,8 +70,12 @@ func RunPublish(ctx context.Context, t Target, cfg PublishConfig) (PublishResult
 		return PublishResult{}, err
 	}
 	defer closeAll(pubs)
+	gc := startGroupCommit(ctx, t)
 	var confirmed atomic.Int64
 	start := time.Now()
+	stopProgress := startProgress(cfg.Progress, func() string {
+		return rateLine("publish "+t.Name(), confirmed.Load(), "confirmed", start)
+	})
 	stop := start.Add(cfg.Duration)
 	errs := make([]error, len(pubs))
 	var wg sync.WaitGroup
@@ -75,13 +84,39 @@ func RunPublish(ctx context.Context, t Target, cfg PublishConfig) (PublishResult
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	stopProgress()
 	if err := errors.Join(errs...); err != nil {
 		return PublishResult{}, fmt.Errorf("%s: %w", t.Name(), err)
 	}
 	n := confirmed.Load()
-	return PublishResult{Target: t.Name(), Publishers: cfg.Publishers, Window: cfg.Window, Size: cfg.Size,
+	res := PublishResult{Target: t.Name(), Publishers: cfg.Publishers, Window: cfg.Window, Size: cfg.Size,
 		Confirmed: n, Elapsed: elapsed, ElapsedSec: elapsed.Seconds(), MsgsPerSec: float64(n) / elapsed.Seconds(),
-		MBPerSec: float64(n) * float64(cfg.Size) / elapsed.Seconds() / 1e6}, nil
+		MBPerSec: float64(n) * float64(cfg.Size) / elapsed.Seconds() / 1e6}
+	res.GroupCommit, err = gc(ctx, n)
+	return res, err
+}
+
+// startGroupCommit reads a Carrier target's group-commit counters and
+// returns a function that reads them again and returns the stats of the
+// interval, in which it is told messages were confirmed; for other targets
+// that function returns nil.
+func startGroupCommit(ctx context.Context, t Target) func(context.Context, int64) (*GroupCommitStats, error) {
+	ct, ok := t.(*CarrierTarget)
+	if !ok {
+		return func(context.Context, int64) (*GroupCommitStats, error) { return nil, nil }
+	}
+	before, err := ct.ReadGroupCommit(ctx)
+	return func(ctx context.Context, messages int64) (*GroupCommitStats, error) {
+		if err != nil {
+			return nil, err
+		}
+		after, err := ct.ReadGroupCommit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s := after.since(before, messages, len(ct.NodeURLs()))
+		return &s, nil
+	}
 }
 
 func openPublishers(ctx context.Context, t Target, cfg PublishConfig) ([]Publisher, error) {
@@ -106,10 +141,7 @@ func closeAll(pubs []Publisher) {
 // publishLoop keeps up to cfg.Window publishes in flight (a FIFO of
 // pendings: when full, it waits for the oldest) until stop, then drains.
 func publishLoop(ctx context.Context, p Publisher, cfg PublishConfig, stop time.Time, confirmed *atomic.Int64) error {
-	payload := make([]byte, cfg.Size)
-	for i := range payload {
-		payload[i] = byte('a' + i%26)
-	}
+	payload := makePayload(cfg.Size)
 	ctx, cancel := context.WithDeadline(ctx, stop.Add(time.Minute))
 	defer cancel()
 	inflight := make([]Pending, 0, cfg.Window)

@@ -24,6 +24,19 @@ type Target interface {
 	// NewConsumer opens a connection (the i-th) that is one member of the
 	// durable group on stream, with explicit acks.
 	NewConsumer(ctx context.Context, i int, stream, group string) (Consumer, error)
+	// NewTail opens a connection (the i-th) that receives every message
+	// published to stream from now on, after it is stored, without acks
+	// (Carrier: a tail subscription; JetStream: an ordered consumer).
+	NewTail(ctx context.Context, i int, stream string) (Tail, error)
+	// PIDs are the server processes, for CPU and memory readings.
+	PIDs() []int
+	io.Closer
+}
+
+// Tail receives a stream's messages in order, used by one goroutine.
+type Tail interface {
+	// Next waits for the next message and returns its payload.
+	Next(ctx context.Context) ([]byte, error)
 	io.Closer
 }
 

@@ -127,3 +127,47 @@ func (c *carrierConsumer) Next(ctx context.Context) ([]byte, func(context.Contex
 }
 
 func (c *carrierConsumer) Close() error { return c.cl.Close() }
+
+// NewTail implements Target: a tail subscription from "new" on node i mod 3.
+func (t *CarrierTarget) NewTail(ctx context.Context, i int, stream string) (Tail, error) {
+	cl, err := client.Dial(ctx, t.url(i), client.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("carrier tail: %w", err)
+	}
+	sub, err := cl.Subscribe(ctx, stream, client.SubOptions{From: client.FromNew, Buffer: 1024})
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("carrier tail: %w", err)
+	}
+	return &carrierTail{cl: cl, sub: sub}, nil
+}
+
+type carrierTail struct {
+	cl  *client.Client
+	sub *client.Subscription
+}
+
+func (c *carrierTail) Next(ctx context.Context) ([]byte, error) {
+	d, err := c.sub.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.Binary, nil
+}
+
+func (c *carrierTail) Close() error { return c.cl.Close() }
+
+// PIDs implements Target: the running nodes' processes, found by their data
+// dir on the command line (the harness does not export its pids).
+func (t *CarrierTarget) PIDs() []int {
+	var pids []int
+	for _, n := range t.c.Running() {
+		if pid, ok := pidWithArg(n.DataDir); ok {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// NodeURLs are the nodes' HTTP base URLs, in node order.
+func (t *CarrierTarget) NodeURLs() []string { return t.c.URLs() }

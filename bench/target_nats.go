@@ -94,7 +94,9 @@ type natsPublisher struct {
 }
 
 func (p *natsPublisher) Publish(payload []byte) (Pending, error) {
-	f, err := p.js.PublishAsync(p.subject, payload)
+	// The driver keeps at most the window in flight; the stall wait only
+	// covers the client counting an ack a moment after handing it out.
+	f, err := p.js.PublishAsync(p.subject, payload, jetstream.WithStallWait(30*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("nats publish: %w", err)
 	}
@@ -132,7 +134,9 @@ func (t *NATSTarget) NewConsumer(ctx context.Context, i int, stream, group strin
 		nc.Close()
 		return nil, fmt.Errorf("nats consumer: %w", err)
 	}
-	it, err := cons.Messages()
+	// A missing idle heartbeat (a busy server) is not an error of the
+	// workload: the iterator re-issues its pull request and goes on.
+	it, err := cons.Messages(jetstream.WithMessagesErrOnMissingHeartbeat(false))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats consumer: %w", err)
@@ -154,6 +158,49 @@ func (c *natsConsumer) Next(ctx context.Context) ([]byte, func(context.Context) 
 	}
 	return m.Data(), m.DoubleAck, nil
 }
+
+// NewTail implements Target: an ordered consumer (ephemeral, in-memory,
+// no acks, flow-controlled, recreated by the client on a gap) delivering
+// new messages of the stream, i.e. after they are stored.
+func (t *NATSTarget) NewTail(ctx context.Context, i int, stream string) (Tail, error) {
+	nc, js, err := t.connect(i)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats tail: %w", err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats tail: %w", err)
+	}
+	return &natsTail{nc: nc, it: it}, nil
+}
+
+type natsTail struct {
+	nc *nats.Conn
+	it jetstream.MessagesContext
+}
+
+func (c *natsTail) Next(ctx context.Context) ([]byte, error) {
+	m, err := c.it.Next(jetstream.NextContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("nats tail next: %w", err)
+	}
+	return m.Data(), nil
+}
+
+func (c *natsTail) Close() error {
+	c.it.Stop()
+	c.nc.Close()
+	return nil
+}
+
+// PIDs implements Target.
+func (t *NATSTarget) PIDs() []int { return t.nc.PIDs() }
 
 func (c *natsConsumer) Close() error {
 	c.it.Stop()

@@ -20,6 +20,7 @@ func (g *Gateway) routes() []route {
 	return []route{
 		{http.MethodGet, "/healthz", g.handleHealthz},
 		{http.MethodGet, "/readyz", g.handleReadyz},
+		{http.MethodGet, "/metrics", g.handleMetrics},
 		{http.MethodGet, "/v1/ws", g.handleWebSocket},
 		{http.MethodGet, "/v1/cluster", g.handleCluster},
 		{http.MethodPost, "/v1/cluster/members", g.handleAddMember},

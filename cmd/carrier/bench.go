@@ -17,7 +17,8 @@ func (a *app) benchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure a Carrier cluster",
 	}
-	cmd.AddCommand(a.benchFailoverCmd(), a.benchPublishCmd())
+	cmd.AddCommand(a.benchFailoverCmd(), a.benchPublishCmd(), a.benchLatencyCmd(), a.benchE2ECmd(),
+		a.benchConsumeCmd(), a.benchFanoutCmd(), a.benchCompareCmd())
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -54,18 +55,27 @@ func (a *app) benchPublish(cmd *cobra.Command, f *publishFlags) error {
 		return fmt.Errorf("bench publish: %w", err)
 	}
 	defer t.Close()
+	f.cfg.Progress = a.stderr
 	res, err := bench.RunPublish(cmd.Context(), t, f.cfg)
 	if err != nil {
 		return fmt.Errorf("bench publish: %w", err)
 	}
 	if f.json {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(a.stdout, res)
 	}
 	fmt.Fprintf(a.stdout, "%s: %d publishers, window %d, %d B: %.0f msgs/s (%.1f MB/s, %d confirmed in %v)\n",
 		res.Target, res.Publishers, res.Window, res.Size, res.MsgsPerSec, res.MBPerSec, res.Confirmed, msRound(res.Elapsed))
+	if g := res.GroupCommit; g != nil {
+		fmt.Fprintf(a.stdout, "group commit: %.1f messages per log append (fsync); %.2f commands per Raft entry, %.2f per fsync\n",
+			g.MessagesPerAppend, g.CommandsPerEntry, g.CommandsPerAppend)
+	}
 	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // startTarget starts the named target's 3-node cluster.

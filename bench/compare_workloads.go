@@ -1,0 +1,80 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+)
+
+// workloads are workloads 1–5 as compare runs them, in order (publish first:
+// its throughput sets the e2e rates).
+func (c *comparison) workloads() []workload {
+	return []workload{
+		{name: "publish", run: c.runPublish},
+		{name: "latency", run: c.runLatency},
+		{name: "e2e", run: c.runE2E},
+		{name: "consume", prepare: c.prepareConsume, run: c.runConsume},
+		{name: "fanout", run: c.runFanout},
+	}
+}
+
+func (c *comparison) runPublish(ctx context.Context, t Target, _ any) (workloadOutput, error) {
+	r, err := RunPublish(ctx, t, c.cfg.Publish)
+	if err != nil {
+		return workloadOutput{}, err
+	}
+	v := map[string]float64{"publish_msgs_per_sec": r.MsgsPerSec}
+	if g := r.GroupCommit; g != nil {
+		v["publish_cmds_per_entry"], v["publish_cmds_per_fsync"] = g.CommandsPerEntry, g.CommandsPerAppend
+		v["publish_msgs_per_fsync"] = g.MessagesPerAppend
+	}
+	return workloadOutput{v, r.Confirmed, r}, nil
+}
+
+func (c *comparison) runLatency(ctx context.Context, t Target, _ any) (workloadOutput, error) {
+	r, err := RunLatency(ctx, t, c.cfg.Latency)
+	if err != nil {
+		return workloadOutput{}, err
+	}
+	return workloadOutput{latencyValues("latency", r.Latency), r.Count, r}, nil
+}
+
+func latencyValues(prefix string, l Latency) map[string]float64 {
+	return map[string]float64{prefix + "_p50_ms": l.P50Ms, prefix + "_p99_ms": l.P99Ms,
+		prefix + "_p999_ms": l.P999Ms, prefix + "_max_ms": l.MaxMs}
+}
+
+func (c *comparison) runE2E(ctx context.Context, t Target, _ any) (workloadOutput, error) {
+	r, err := RunE2E(ctx, t, c.cfg.E2E)
+	if err != nil {
+		return workloadOutput{}, err
+	}
+	v := map[string]float64{}
+	var sent int64
+	for _, run := range r.Runs {
+		for k, x := range latencyValues(fmt.Sprintf("e2e_%d", run.LoadPct), run.Latency) {
+			v[k] = x
+		}
+		sent += run.Sent
+	}
+	return workloadOutput{v, sent, r}, nil
+}
+
+func (c *comparison) prepareConsume(ctx context.Context, t Target) (any, error) {
+	return PreloadConsume(ctx, t, c.cfg.Consume)
+}
+
+func (c *comparison) runConsume(ctx context.Context, t Target, arg any) (workloadOutput, error) {
+	r, err := DrainConsume(ctx, t, arg.(ConsumeConfig))
+	if err != nil {
+		return workloadOutput{}, err
+	}
+	return workloadOutput{map[string]float64{"consume_msgs_per_sec": r.MsgsPerSec}, r.Acked, r}, nil
+}
+
+func (c *comparison) runFanout(ctx context.Context, t Target, _ any) (workloadOutput, error) {
+	r, err := RunFanout(ctx, t, c.cfg.Fanout)
+	if err != nil {
+		return workloadOutput{}, err
+	}
+	return workloadOutput{map[string]float64{"fanout_deliveries_per_sec": r.DeliveriesPerSec}, r.Deliveries, r}, nil
+}

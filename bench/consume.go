@@ -1,0 +1,168 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ConsumeConfig is workload 4: a group drains a backlog with explicit acks.
+type ConsumeConfig struct {
+	Messages  int       // backlog M (default 20000)
+	Consumers int       // group members C, one connection each (default 4)
+	Size      int       // payload bytes (default 1024)
+	Stream    string    // default "bench-consume"; Carrier gets a fresh queue per run
+	Group     string    // default "bench"
+	Progress  io.Writer // a progress line about once a second (nil: none)
+}
+
+// ConsumeResult is acked messages over the time from opening the members to
+// the last ack.
+type ConsumeResult struct {
+	Target     string  `json:"target"`
+	Messages   int     `json:"messages"`
+	Consumers  int     `json:"consumers"`
+	Size       int     `json:"size"`
+	Acked      int64   `json:"acked"`
+	ElapsedSec float64 `json:"elapsedSeconds"`
+	MsgsPerSec float64 `json:"msgsPerSec"`
+}
+
+func (cfg ConsumeConfig) withDefaults() ConsumeConfig {
+	cfg.Messages = orInt(cfg.Messages, 20000)
+	cfg.Consumers = orInt(cfg.Consumers, 4)
+	cfg.Size = orInt(cfg.Size, 1024)
+	if cfg.Stream == "" {
+		cfg.Stream = "bench-consume"
+	}
+	if cfg.Group == "" {
+		cfg.Group = "bench"
+	}
+	return cfg
+}
+
+// consumeRuns makes stream names unique per run in this process: a Carrier
+// queue cannot be emptied and recreated like a JetStream stream.
+var consumeRuns atomic.Int64
+
+// RunConsume runs workload 4 against t: PreloadConsume, then DrainConsume.
+func RunConsume(ctx context.Context, t Target, cfg ConsumeConfig) (ConsumeResult, error) {
+	cfg, err := PreloadConsume(ctx, t, cfg)
+	if err != nil {
+		return ConsumeResult{}, err
+	}
+	return DrainConsume(ctx, t, cfg)
+}
+
+// PreloadConsume fills a new stream with cfg.Messages messages (4
+// publishers, window 256) and returns cfg naming that stream.
+func PreloadConsume(ctx context.Context, t Target, cfg ConsumeConfig) (ConsumeConfig, error) {
+	cfg = cfg.withDefaults()
+	cfg.Stream = fmt.Sprintf("%s-%d", cfg.Stream, consumeRuns.Add(1))
+	if err := t.Prepare(ctx, cfg.Stream); err != nil {
+		return cfg, err
+	}
+	pcfg := PublishConfig{Publishers: 4, Window: 256, Size: cfg.Size, Stream: cfg.Stream}
+	pubs, err := openPublishers(ctx, t, pcfg)
+	if err != nil {
+		return cfg, err
+	}
+	defer closeAll(pubs)
+	errs := make([]error, len(pubs))
+	var wg sync.WaitGroup
+	for i, p := range pubs {
+		n := cfg.Messages / len(pubs)
+		if i < cfg.Messages%len(pubs) {
+			n++
+		}
+		wg.Go(func() { errs[i] = publishN(ctx, p, makePayload(cfg.Size), n, pcfg.Window) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return cfg, fmt.Errorf("%s preload: %w", t.Name(), err)
+	}
+	return cfg, nil
+}
+
+// publishN publishes payload n times with at most window unconfirmed.
+func publishN(ctx context.Context, p Publisher, payload []byte, n, window int) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	inflight := make([]Pending, 0, window)
+	for range n {
+		if len(inflight) == window {
+			if err := inflight[0].Wait(ctx); err != nil {
+				return err
+			}
+			inflight = inflight[1:]
+		}
+		pd, err := p.Publish(payload)
+		if err != nil {
+			return err
+		}
+		inflight = append(inflight, pd)
+	}
+	for _, pd := range inflight {
+		if err := pd.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DrainConsume opens cfg.Consumers members of cfg.Group on the preloaded
+// stream; each receives and acks (waiting for the server) until
+// cfg.Messages benchmark messages are acked in all.
+func DrainConsume(ctx context.Context, t Target, cfg ConsumeConfig) (ConsumeResult, error) {
+	var acked atomic.Int64
+	start := time.Now()
+	stop := startProgress(cfg.Progress, func() string { return rateLine("consume "+t.Name(), acked.Load(), "acked", start) })
+	defer stop()
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	errs := make([]error, cfg.Consumers)
+	var wg sync.WaitGroup
+	for i := range cfg.Consumers {
+		wg.Go(func() { errs[i] = drainMember(dctx, cancel, t, cfg, i, &acked) })
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	n := acked.Load()
+	if err := errors.Join(errs...); err != nil || n < int64(cfg.Messages) {
+		return ConsumeResult{}, fmt.Errorf("%s consume: %d of %d acked: %w", t.Name(), n, cfg.Messages, err)
+	}
+	return ConsumeResult{Target: t.Name(), Messages: cfg.Messages, Consumers: cfg.Consumers, Size: cfg.Size,
+		Acked: n, ElapsedSec: elapsed.Seconds(), MsgsPerSec: float64(n) / elapsed.Seconds()}, nil
+}
+
+// drainMember is member i: it acks until the group is done, then cancels
+// ctx for the others (blocked in Next). Only errors before that count;
+// an error also stops the others.
+func drainMember(ctx context.Context, done context.CancelFunc, t Target, cfg ConsumeConfig, i int, acked *atomic.Int64) error {
+	c, err := t.NewConsumer(ctx, i, cfg.Stream, cfg.Group)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	defer done() // the group is done, or this member failed: stop the others
+	for acked.Load() < int64(cfg.Messages) {
+		payload, ack, err := c.Next(ctx)
+		if err == nil {
+			err = ack(ctx)
+		}
+		if err != nil {
+			if acked.Load() >= int64(cfg.Messages) {
+				return nil
+			}
+			return err
+		}
+		if len(payload) == cfg.Size && acked.Add(1) >= int64(cfg.Messages) {
+			done()
+		}
+	}
+	return nil
+}
