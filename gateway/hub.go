@@ -34,6 +34,22 @@ func (h *hub) OnApply(events []queue.Event) {
 	}
 }
 
+// OnRestore implements cluster.RestoreObserver: the state was replaced by a
+// snapshot, so every live tail replays from its position (otherwise the
+// messages the snapshot brought would be skipped). Group members need
+// nothing here: what the restored state assigned to them and this node did
+// not deliver is redelivered after ackWait, as after any lost delivery.
+func (h *hub) OnRestore() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for q, set := range h.tails {
+		for t := range set {
+			t.restored()
+		}
+		delete(h.tails, q)
+	}
+}
+
 func (h *hub) dispatch(ev *queue.Event) {
 	switch ev.Kind {
 	case queue.EventDeliver:

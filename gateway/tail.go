@@ -219,6 +219,17 @@ func (t *tailSub) purged(seq uint64) {
 	t.buf = t.buf[i:]
 }
 
+// restored makes the tail replay from where it is: the node's state was
+// replaced by a snapshot (a follower that fell behind), and the messages the
+// snapshot brought were never appended as events. Called by the hub, which
+// forgets the tail; the goroutine registers it again once it has replayed.
+func (t *tailSub) restored() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.overflow = true
+	t.signal()
+}
+
 // deleted ends the tail with queue_not_found. Called by the hub, which
 // forgets the tail.
 func (t *tailSub) deleted() {
