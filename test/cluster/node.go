@@ -74,7 +74,7 @@ func (n *Node) Start() error {
 	defer log.Close()
 	fmt.Fprintf(log, "=== start %s: carrier %v\n", time.Now().Format(time.RFC3339Nano), n.args)
 	cmd := exec.Command(n.bin, n.args...)
-	cmd.Stdout, cmd.Stderr, cmd.Env = log, log, CleanEnv()
+	cmd.Stdout, cmd.Stderr, cmd.Env = log, log, append(CleanEnv(), "GOTRACEBACK=all")
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start node %s: %w", n.ID, err)
 	}
@@ -96,6 +96,26 @@ func (n *Node) Kill() {
 	}
 	_ = n.cmd.Process.Signal(syscall.SIGKILL)
 	<-n.exited
+	n.paused = false
+}
+
+// Dump sends SIGQUIT: the Go runtime writes every goroutine's stack to the
+// node's log and exits. For a failed test, to see what a hung node was
+// doing. It waits up to 10 s for the exit, then kills the node.
+func (n *Node) Dump() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.runningLocked() {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGCONT)
+	_ = n.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-n.exited:
+	case <-time.After(10 * time.Second):
+		_ = n.cmd.Process.Signal(syscall.SIGKILL)
+		<-n.exited
+	}
 	n.paused = false
 }
 

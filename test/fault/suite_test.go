@@ -113,6 +113,11 @@ func startCluster(t *testing.T, e *env) *clustertest.Cluster {
 	c, err := clustertest.New(opts)
 	t.Cleanup(func() {
 		if c != nil {
+			if t.Failed() {
+				for _, n := range c.Running() {
+					n.Dump() // goroutine stacks into each node's log, for a hang
+				}
+			}
 			c.Close()
 			if t.Failed() {
 				var b strings.Builder
