@@ -127,17 +127,19 @@ func (t *tailSub) replay(next uint64) (uint64, error) {
 // goLive registers the tail with the hub. It runs inside View, right after
 // the read that found the end of the queue.
 func (t *tailSub) goLive(s *queue.State, next uint64, page []*queue.Message) error {
-	info, err := s.Queue(t.queue)
-	if err != nil {
+	if _, err := s.Queue(t.queue); err != nil {
 		return err
 	}
 	from := next
 	if len(page) > 0 {
 		from = page[len(page)-1].Seq + 1
 	}
-	if info.LastSeq+1 < from {
-		return errf(string(queue.CodeQueueNotFound), "queue %s was deleted and created again", t.queue)
-	}
+	// info.LastSeq+1 < from: the client saw later messages on another node
+	// and this one has not applied them yet (it lags, or is catching up after
+	// a restart). The tail goes live from where the client is and waits: the
+	// messages reach this node in order. (A queue deleted and created again
+	// while the tail was away cannot be told apart here; a delete while it is
+	// connected ends it with queue_not_found.)
 	t.mu.Lock()
 	t.buf, t.bufBytes, t.from, t.overflow = nil, 0, from, false
 	t.mu.Unlock()

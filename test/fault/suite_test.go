@@ -234,6 +234,9 @@ func (s *suite) verify(t *testing.T) {
 	if err != nil {
 		t.Errorf("drain: %v", err)
 	}
+	for _, e := range w.endedReaders() {
+		t.Errorf("a reader's subscription ended with an error: %s", e)
+	}
 	var hs []*checker.History
 	for _, q := range w.queues {
 		h := w.hist[q]

@@ -100,6 +100,22 @@ func (w *workload) stop() {
 	}
 }
 
+// endedReaders describes the readers whose subscription ended by itself
+// (a final error from the server), which the suite reports as a failure.
+func (w *workload) endedReaders() []string {
+	var out []string
+	for _, r := range w.readers {
+		select {
+		case <-r.done:
+			if r.ended != nil {
+				out = append(out, fmt.Sprintf("%s/%s: %v", r.queue, r.name, r.ended))
+			}
+		default:
+		}
+	}
+	return out
+}
+
 // confirmed is the number of confirmed publishes over all queues.
 func (w *workload) confirmed() int {
 	total := 0
@@ -129,11 +145,13 @@ func (w *workload) missing() (int, string) {
 // reader is one subscription that records what it receives in a History
 // under its reader name and, in a group, acks it.
 type reader struct {
-	name string
-	cl   *client.Client
-	h    *checker.History
-	done chan struct{}
-	once sync.Once
+	name  string
+	queue string
+	cl    *client.Client
+	h     *checker.History
+	done  chan struct{}
+	once  sync.Once
+	ended error // why the subscription ended by itself (set before done closes)
 }
 
 func startReader(ctx context.Context, q, name string, urls []string, h *checker.History, o client.SubOptions) (*reader, error) {
@@ -147,13 +165,14 @@ func startReader(ctx context.Context, q, name string, urls []string, h *checker.
 		_ = cl.Close()
 		return nil, fmt.Errorf("reader %s of %s: %w", name, q, err)
 	}
-	r := &reader{name: name, cl: cl, h: h, done: make(chan struct{})}
+	r := &reader{name: name, queue: q, cl: cl, h: h, done: make(chan struct{})}
 	go r.run(sub, o.Group != "")
 	return r, nil
 }
 
 func (r *reader) run(sub *client.Subscription, ack bool) {
 	defer close(r.done)
+	defer func() { r.ended = sub.Err() }()
 	for d := range sub.C() {
 		r.h.Receive(checker.Delivery{ID: d.MsgID, Seq: d.Seq, Reader: r.name})
 		if !ack {
