@@ -58,8 +58,16 @@ func (g *voteGuard) observe(term, commit uint64) {
 const formationIndex = 1
 
 // refuse reports whether a vote for a candidate whose log ends at
-// candidateLast must be refused now; it lifts the guard once the log holds
-// the newest leader's commit point of its own term.
+// (lastTerm, lastIndex) must be refused now. It lifts the guard once this
+// node's log holds the newest leader's commit point (T, C) of its own term.
+//
+// Until then a vote is still safe for a candidate whose log is at least as
+// up to date as (T, C): an entry of term T at index ≥ C came from that
+// leader, and an entry of a later term from a leader whose log held C, so
+// by Log Matching the candidate holds everything committed up to C. Only
+// candidates behind it — the ones that could lack what this node's earlier
+// self helped commit — are refused, and any candidate while no leader has
+// been heard from at all.
 //
 // A candidate that holds nothing but its bootstrap configuration is not
 // refused: during formation with --bootstrap-expect one node may bootstrap
@@ -67,8 +75,8 @@ const formationIndex = 1
 // (bootstrap.go) — refusing it would deadlock formation. Such a candidate
 // can only lose data if a node lagging since formation meets a wiped one
 // while the rest of the cluster is down.
-func (g *voteGuard) refuse(candidateLast uint64) bool {
-	if !g.active.Load() || candidateLast <= formationIndex {
+func (g *voteGuard) refuse(lastTerm, lastIndex uint64) bool {
+	if !g.active.Load() || lastIndex <= formationIndex {
 		return false
 	}
 	g.mu.Lock()
@@ -79,7 +87,10 @@ func (g *voteGuard) refuse(candidateLast uint64) bool {
 		g.lift("caught up with the leader's commit index", "index", commit, "term", term)
 		return false
 	}
-	return true
+	if commit == 0 {
+		return true
+	}
+	return lastTerm < term || (lastTerm == term && lastIndex < commit)
 }
 
 // lift turns the guard off for good.
@@ -163,13 +174,13 @@ func (t *guardedTransport) filter(rpc raft.RPC) bool {
 	case *raft.AppendEntriesRequest:
 		t.guard.observe(c.Term, c.LeaderCommitIndex)
 	case *raft.RequestVoteRequest:
-		if t.guard.refuse(c.LastLogIndex) {
-			t.guard.log.Warn("refusing a vote: started without Raft state and not caught up yet", "candidate", string(c.ID), "term", c.Term)
+		if t.guard.refuse(c.LastLogTerm, c.LastLogIndex) {
+			t.guard.log.Warn("refusing a vote: started without Raft state, and the candidate is behind the last commit point heard of", "candidate", string(c.ID), "term", c.Term)
 			rpc.Respond(&raft.RequestVoteResponse{RPCHeader: t.header, Term: c.Term}, nil)
 			return true
 		}
 	case *raft.RequestPreVoteRequest:
-		if t.guard.refuse(c.LastLogIndex) {
+		if t.guard.refuse(c.LastLogTerm, c.LastLogIndex) {
 			rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: t.header, Term: c.Term}, nil)
 			return true
 		}

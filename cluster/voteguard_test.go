@@ -8,16 +8,17 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// TestVoteGuard: an empty node refuses votes until its log holds the commit
-// point a leader reported in its own term; a candidate holding only its
+// TestVoteGuard: an empty node refuses votes to candidates behind the commit
+// point a leader reported in its own term (to all while it has heard of
+// none) until its own log holds that point; a candidate holding only its
 // bootstrap configuration is never refused; once lifted, the guard stays off.
 func TestVoteGuard(t *testing.T) {
 	logs := raft.NewInmemStore()
 	g := newVoteGuard(logs, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
-	if !g.refuse(5) {
+	if !g.refuse(9, 500) {
 		t.Fatal("empty node with no leader seen granted a vote")
 	}
-	if g.refuse(formationIndex) {
+	if g.refuse(1, formationIndex) {
 		t.Fatal("a forming cluster's candidate was refused")
 	}
 	g.observe(3, 10)
@@ -30,18 +31,24 @@ func TestVoteGuard(t *testing.T) {
 		}
 	}
 	store(1, 9, 3)
-	if !g.refuse(5) {
-		t.Fatal("granted a vote before holding the leader's commit index")
+	if !g.refuse(3, 9) || !g.refuse(2, 50) {
+		t.Fatal("granted a vote to a candidate behind the commit point (3, 10)")
+	}
+	if g.refuse(3, 10) || g.refuse(4, 2) {
+		t.Fatal("refused a candidate holding the commit point (3, 10)")
+	}
+	if !g.active.Load() {
+		t.Fatal("guard lifted by a vote for an up-to-date candidate")
 	}
 	store(10, 10, 2) // index 10 of another term: not the leader's entry
-	if !g.refuse(5) {
+	if !g.refuse(3, 5) {
 		t.Fatal("granted a vote holding a different entry at the commit index")
 	}
 	if err := logs.DeleteRange(10, 10); err != nil {
 		t.Fatal(err)
 	}
 	store(10, 12, 3)
-	if g.refuse(5) {
+	if g.refuse(3, 5) {
 		t.Fatal("refused a vote after catching up")
 	}
 	if g.active.Load() {
@@ -50,7 +57,7 @@ func TestVoteGuard(t *testing.T) {
 	if err := logs.DeleteRange(1, 12); err != nil {
 		t.Fatal(err)
 	}
-	if g.refuse(5) {
+	if g.refuse(1, 5) {
 		t.Fatal("a lifted guard came back")
 	}
 }
