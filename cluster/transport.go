@@ -10,11 +10,22 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Raft transport settings. Connections are on loopback or a pod network;
-// MaxRPCsInFlight is raft's recommended 2 (deeper pipelining fights batching).
+// Raft transport settings. Connections are on loopback or a pod network.
+//
+// transportMaxRPCsInFlight 1 turns hashicorp/raft's pipelined replication
+// off: replication to each follower is one AppendEntries at a time (each
+// carries up to MaxAppendEntries entries of up to 1,024 commands). With
+// pipelining (v1.8), a follower answering Success=false — a full disk, a
+// log it cannot extend — ends the pipeline's decoder while the sender can
+// park on the pipeline's unbuffered channel for good: the follower then
+// gets heartbeats but never another entry, and with one other node down the
+// cluster stops committing. The fault suite's soak hit it after a full disk
+// (goroutine dump: pipelineSend parked in netPipeline.AppendEntries,
+// decodeResponses parked on doneCh, no pipelineDecode).
 const (
-	transportMaxPool = 3
-	transportTimeout = 10 * time.Second
+	transportMaxPool         = 3
+	transportTimeout         = 10 * time.Second
+	transportMaxRPCsInFlight = 1
 )
 
 // tcpStreamLayer is raft's TCP stream layer with one difference from
@@ -84,9 +95,10 @@ func newTransport(bind, advertise string, logger hclog.Logger, log *slog.Logger)
 		layer.advertise = advertisedAddr(advertise)
 	}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  layer,
-		MaxPool: transportMaxPool,
-		Timeout: transportTimeout,
-		Logger:  logger,
+		Stream:          layer,
+		MaxPool:         transportMaxPool,
+		MaxRPCsInFlight: transportMaxRPCsInFlight,
+		Timeout:         transportTimeout,
+		Logger:          logger,
 	}), mux, nil
 }
