@@ -92,26 +92,9 @@ func PreloadConsume(ctx context.Context, t Target, cfg ConsumeConfig) (ConsumeCo
 func publishN(ctx context.Context, p Publisher, payload []byte, n, window int) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	inflight := make([]Pending, 0, window)
-	for range n {
-		if len(inflight) == window {
-			if err := inflight[0].Wait(ctx); err != nil {
-				return err
-			}
-			inflight = inflight[1:]
-		}
-		pd, err := p.Publish(payload)
-		if err != nil {
-			return err
-		}
-		inflight = append(inflight, pd)
-	}
-	for _, pd := range inflight {
-		if err := pd.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
+	sent := 0
+	more := func() bool { sent++; return sent <= n }
+	return publishWindowed(ctx, p, payload, window, more, func() {})
 }
 
 // DrainConsume opens cfg.Consumers members of cfg.Group on the preloaded

@@ -138,19 +138,27 @@ func closeAll(pubs []Publisher) {
 	}
 }
 
-// publishLoop keeps up to cfg.Window publishes in flight (a FIFO of
-// pendings: when full, it waits for the oldest) until stop, then drains.
+// publishLoop keeps up to cfg.Window publishes in flight until stop, then
+// drains; confirmed counts the confirmations.
 func publishLoop(ctx context.Context, p Publisher, cfg PublishConfig, stop time.Time, confirmed *atomic.Int64) error {
-	payload := makePayload(cfg.Size)
 	ctx, cancel := context.WithDeadline(ctx, stop.Add(time.Minute))
 	defer cancel()
-	inflight := make([]Pending, 0, cfg.Window)
-	for time.Now().Before(stop) {
-		if len(inflight) == cfg.Window {
+	more := func() bool { return time.Now().Before(stop) }
+	return publishWindowed(ctx, p, makePayload(cfg.Size), cfg.Window, more, func() { confirmed.Add(1) })
+}
+
+// publishWindowed publishes payload while more() holds, keeping at most
+// window unconfirmed (a FIFO of pendings: when full, it waits for the
+// oldest), then waits for the rest. done is called once per confirmation.
+// Workloads 1 (publish) and 4 (the consume preload) share it.
+func publishWindowed(ctx context.Context, p Publisher, payload []byte, window int, more func() bool, done func()) error {
+	inflight := make([]Pending, 0, window)
+	for more() {
+		if len(inflight) == window {
 			if err := inflight[0].Wait(ctx); err != nil {
 				return err
 			}
-			confirmed.Add(1)
+			done()
 			inflight = inflight[1:]
 		}
 		pd, err := p.Publish(payload)
@@ -163,7 +171,7 @@ func publishLoop(ctx context.Context, p Publisher, cfg PublishConfig, stop time.
 		if err := pd.Wait(ctx); err != nil {
 			return err
 		}
-		confirmed.Add(1)
+		done()
 	}
 	return nil
 }
