@@ -3,10 +3,8 @@ package bench
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	clustertest "github.com/carriermq/carrier/test/cluster"
 )
@@ -22,17 +20,8 @@ func runTests(m *testing.M) int {
 	if testing.Short() {
 		return m.Run()
 	}
-	dir, err := os.MkdirTemp("", "carrier-bench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench tests:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if carrierBin, err = clustertest.Build(ctx, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "bench tests:", err)
-		return 1
-	}
-	return m.Run()
+	return clustertest.RunWithBuild(m, "bench tests", func(ctx context.Context, dir string) (err error) {
+		carrierBin, err = clustertest.Build(ctx, dir)
+		return err
+	})
 }

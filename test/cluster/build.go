@@ -74,3 +74,23 @@ func CleanEnv() []string {
 	}
 	return env
 }
+
+// RunWithBuild is the body of a TestMain that needs carrier binaries: it
+// makes a temporary dir, calls build (which compiles into it, e.g. with
+// Build), runs the tests and removes the dir. It returns the exit code;
+// name prefixes errors ("cluster tests").
+func RunWithBuild(m interface{ Run() int }, name string, build func(ctx context.Context, dir string) error) int {
+	dir, err := os.MkdirTemp("", "carrier-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := build(ctx, dir); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 1
+	}
+	return m.Run()
+}

@@ -26,19 +26,10 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "carrier-cluster-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster tests:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if carrierBin, err = Build(ctx, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "cluster tests:", err)
-		return 1
-	}
-	return m.Run()
+	return RunWithBuild(m, "cluster tests", func(ctx context.Context, dir string) (err error) {
+		carrierBin, err = Build(ctx, dir)
+		return err
+	})
 }
 
 func envInt(key string, def int) int {

@@ -3,7 +3,6 @@ package faulttest
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -32,23 +31,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "carrier-fault-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fault tests:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if carrierBin, err = clustertest.Build(ctx, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "fault tests:", err)
-		return 1
-	}
-	if brokenBin, err = clustertest.BuildTagged(ctx, dir, "carrier-broken", "carrier_unsafe_early_confirm"); err != nil {
-		fmt.Fprintln(os.Stderr, "fault tests:", err)
-		return 1
-	}
-	return m.Run()
+	return clustertest.RunWithBuild(m, "fault tests", func(ctx context.Context, dir string) (err error) {
+		if carrierBin, err = clustertest.Build(ctx, dir); err != nil {
+			return err
+		}
+		brokenBin, err = clustertest.BuildTagged(ctx, dir, "carrier-broken", "carrier_unsafe_early_confirm")
+		return err
+	})
 }
 
 // timeout is a context ending after d or at the end of t.
