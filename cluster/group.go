@@ -49,6 +49,7 @@ type group struct {
 	gone       *goneWorker                     // nodes to clean up after (forward_gone.go)
 	deadNodes  atomic.Pointer[func() []string] // gossip's dead nodes, once membership runs
 
+	failed    chan error    // the log store's failure, after raft stopped (capacity 1)
 	notify    chan bool     // raft's leadership notifications
 	kick      chan struct{} // wakes the timers after an apply (capacity 1)
 	stop      chan struct{} // closed by close
@@ -69,7 +70,7 @@ func openGroup(cfg Config, session, dir string) (*group, error) {
 	log := cfg.logger().With("node", cfg.NodeID)
 	g := &group{
 		nodeID: cfg.NodeID, session: session, log: log,
-		notify: make(chan bool, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}),
+		failed: make(chan error, 1), notify: make(chan bool, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}),
 		appliedSig: newAppliedSignal(), gone: newGoneWorker(),
 	}
 	if err := g.open(cfg, dir); err != nil {
@@ -132,7 +133,7 @@ func (g *group) openDisk(cfg Config, dir string, hclogger hclog.Logger) error {
 		return err
 	}
 	g.wal = w
-	g.logs = &countingLogStore{LogStore: w}
+	g.logs = newCountingLogStore(w)
 	g.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, snapshotsRetained, hclogger.Named("snapshots"))
 	if err != nil {
 		return fmt.Errorf("open snapshot store: %w", err)
@@ -191,7 +192,7 @@ func (g *group) start(cfg Config) {
 	g.fwdServer = newFwdServer(g)
 	g.mux.setForwardHandler(g.fwdServer.handle)
 	g.fsm.observe(restoreSignal{g.appliedSig})
-	for _, run := range []func(){g.watchLeadership, g.resetOwnRuns, g.cleanUpGone} {
+	for _, run := range []func(){g.watchLeadership, g.resetOwnRuns, g.cleanUpGone, g.failStop} {
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
@@ -233,6 +234,23 @@ func (g *group) doClose(ctx context.Context) error {
 	}
 	errs = append(errs, g.closeStores())
 	return errors.Join(errs...)
+}
+
+// failStop stops raft at the first failed log write (countingLogStore), so
+// that the node neither campaigns nor votes with a log it cannot extend
+// (its uncommitted tail would win it elections it cannot serve), then
+// reports the failure on failed.
+func (g *group) failStop() {
+	select {
+	case <-g.stop:
+	case err := <-g.logs.failed:
+		g.log.Error("the Raft log cannot be written: Raft stopped on this node; start it again once the disk is fixed", "err", err)
+		err = fmt.Errorf("%w: %w", ErrLogStoreFailed, err)
+		if serr := g.raft.Shutdown().Error(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("shut raft down: %w", serr))
+		}
+		g.failed <- err
+	}
 }
 
 // closeStores closes the transport and the log store (whichever are open).

@@ -1,14 +1,19 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/fs"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
+	"github.com/hashicorp/raft-wal/types"
 )
 
 // The log store is hashicorp/raft-wal, chosen over raft-boltdb by measurement
@@ -31,6 +36,12 @@ type walStore struct {
 // store is both raft's LogStore and its StableStore.
 // segmentBytes > 0 sets raft-wal's segment size.
 func openLogStore(dir string, segmentBytes int, logger hclog.Logger) (*walStore, error) {
+	return openLogStoreOn(fs.New(), dir, segmentBytes, logger)
+}
+
+// openLogStoreOn is openLogStore on the file system files (tests put a
+// failing one in front of the real one).
+func openLogStoreOn(files types.VFS, dir string, segmentBytes int, logger hclog.Logger) (*walStore, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
@@ -38,7 +49,8 @@ func openLogStore(dir string, segmentBytes int, logger hclog.Logger) (*walStore,
 	if segmentBytes <= 0 {
 		segmentBytes = wal.DefaultSegmentSize
 	}
-	w, err := wal.Open(dir, wal.WithLogger(logger), wal.WithMetaStore(meta), wal.WithSegmentSize(segmentBytes))
+	w, err := wal.Open(dir, wal.WithLogger(logger), wal.WithMetaStore(meta),
+		wal.WithSegmentSize(segmentBytes), wal.WithSegmentFiler(segment.NewFiler(dir, files)))
 	if err != nil {
 		_ = meta.Close() // may have been opened before the failure
 		return nil, fmt.Errorf("open raft-wal in %s: %w", dir, err)
@@ -65,15 +77,38 @@ func (s *walStore) Close() error {
 // publishers). 64 entries of at most MaxBatchBytes (1 MiB) bound it at 64 MiB.
 const logCacheEntries = 64
 
-// countingLogStore counts successful appends to the log store. raft calls
-// StoreLogs once per batch it persists, and raft-wal fsyncs once per call, so
-// the count is the number of fsyncs the log paid for. Safe for concurrent use.
+// ErrLogStoreFailed marks every log write after the log store failed one:
+// the node has stopped taking entries and must be restarted (Node.Failed).
+var ErrLogStoreFailed = errors.New("raft log store failed; the node must restart")
+
+// countingLogStore is the log store as raft sees it. It counts successful
+// appends: raft calls StoreLogs once per batch it persists, and raft-wal
+// fsyncs once per call, so the count is the number of fsyncs the log paid for.
+//
+// It also makes the node fail-stop on the first failed write (StoreLogs or
+// DeleteRange). raft-wal commits its metadata before it creates a new
+// segment file, so a write that fails half-way (ENOSPC while creating the
+// segment that follows a truncation or a rotation) leaves its in-memory state
+// behind its disk state, and every later write fails for good ("file
+// exists"). Reopening the directory brings the two back together (tested in
+// logstore_test.go). So after a failed write the store refuses every other
+// one, and the failure is reported once on failed: the node stops and its
+// supervisor starts it again, as etcd and PostgreSQL do when their log
+// cannot be written. Safe for concurrent use.
 type countingLogStore struct {
 	raft.LogStore
 	appends atomic.Uint64
+
+	failOnce sync.Once
+	failErr  atomic.Pointer[error]
+	failed   chan error // capacity 1; receives the first write error
 }
 
 var _ raft.MonotonicLogStore = (*countingLogStore)(nil)
+
+func newCountingLogStore(s raft.LogStore) *countingLogStore {
+	return &countingLogStore{LogStore: s, failed: make(chan error, 1)}
+}
 
 // StoreLog stores one entry with one fsync.
 func (c *countingLogStore) StoreLog(l *raft.Log) error {
@@ -82,11 +117,44 @@ func (c *countingLogStore) StoreLog(l *raft.Log) error {
 
 // StoreLogs stores entries with one fsync and counts the append.
 func (c *countingLogStore) StoreLogs(logs []*raft.Log) error {
-	if err := c.LogStore.StoreLogs(logs); err != nil {
+	if err := c.usable(); err != nil {
 		return err
+	}
+	if err := c.LogStore.StoreLogs(logs); err != nil {
+		return c.fail(fmt.Errorf("store %d log entries from index %d: %w", len(logs), logs[0].Index, err))
 	}
 	c.appends.Add(1)
 	return nil
+}
+
+// DeleteRange removes a prefix (compaction) or a suffix (conflicting
+// entries) of the log.
+func (c *countingLogStore) DeleteRange(lo, hi uint64) error {
+	if err := c.usable(); err != nil {
+		return err
+	}
+	if err := c.LogStore.DeleteRange(lo, hi); err != nil {
+		return c.fail(fmt.Errorf("delete log entries %d-%d: %w", lo, hi, err))
+	}
+	return nil
+}
+
+// usable returns ErrLogStoreFailed once a write has failed.
+func (c *countingLogStore) usable() error {
+	if p := c.failErr.Load(); p != nil {
+		return fmt.Errorf("%w: %w", ErrLogStoreFailed, *p)
+	}
+	return nil
+}
+
+// fail records the first write failure, reports it on failed, and returns
+// err for raft.
+func (c *countingLogStore) fail(err error) error {
+	c.failOnce.Do(func() {
+		c.failErr.Store(&err)
+		c.failed <- err
+	})
+	return err
 }
 
 // IsMonotonic passes on the wrapped store's answer: raft-wal only accepts

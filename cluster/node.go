@@ -124,6 +124,13 @@ func (n *Node) View(fn func(s *queue.State)) { n.group.fsm.view(fn) }
 // Registration and cancellation wait for an apply in progress to finish.
 func (n *Node) Observe(o Observer) (cancel func()) { return n.group.fsm.observe(o) }
 
+// Failed receives, once, the error of a failed write to the Raft log (disk
+// full, I/O error), wrapping ErrLogStoreFailed. By then the node has stopped Raft (it neither votes nor
+// leads) and is not Ready: the owner must close it and start it again,
+// which reopens the log from what is on disk (see countingLogStore).
+// carrier serve exits non-zero.
+func (n *Node) Failed() <-chan error { return n.group.failed }
+
 // Close stops the group commit (queued proposals get ErrClosed, those in
 // flight finish or fail, bounded by ctx), stops Raft and closes the stores.
 // It leaves gossip first (LeaveGossip; the node stays a Raft member) and

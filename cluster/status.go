@@ -102,6 +102,9 @@ func (g *group) members(leader raft.ServerID) []Member {
 // two differ only by work already queued.
 func (n *Node) Ready() error {
 	g := n.group
+	if err := g.logs.usable(); err != nil {
+		return err
+	}
 	switch st := g.raft.State(); st {
 	case raft.Leader, raft.Follower:
 	default:

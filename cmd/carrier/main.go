@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/carriermq/carrier/cluster"
 )
 
 func main() {
@@ -18,10 +20,27 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "carrier:", err)
-		var ue usageError
-		if errors.As(err, &ue) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+		os.Exit(exitCode(err))
+	}
+}
+
+// Exit codes: 2 for a usage error, 3 when a server stopped because its Raft
+// log could not be written (a fail-stop: start it again once the disk is
+// fixed; it reopens its log from disk), 1 for every other error.
+const (
+	exitError    = 1
+	exitUsage    = 2
+	exitFailStop = 3
+)
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, cluster.ErrLogStoreFailed):
+		return exitFailStop
+	default:
+		return exitError
 	}
 }

@@ -201,6 +201,8 @@ func (a *app) awaitStop(ctx context.Context, node *cluster.Node, served <-chan e
 			return nil
 		case err := <-served:
 			return fmt.Errorf("http server: %w", err)
+		case err := <-node.Failed():
+			return fmt.Errorf("node stopped: %w", err)
 		case <-ready.C:
 			if !announced && node.Ready() == nil {
 				announced = true

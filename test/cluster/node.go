@@ -59,6 +59,17 @@ func (n *Node) runningLocked() bool {
 	}
 }
 
+// ExitCode is the exit status of the node's last process once it has
+// exited (-1 for a signal), and false while it runs or was never started.
+func (n *Node) ExitCode() (int, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.runningLocked() {
+		return 0, false
+	}
+	return n.cmd.ProcessState.ExitCode(), true
+}
+
 // Start runs the process on its data dir; it does not wait for readiness
 // (WaitReady does). Starting a running node is an error.
 func (n *Node) Start() error {

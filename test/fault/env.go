@@ -83,21 +83,27 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // recover brings the cluster back to health after a scenario healed its
 // fault: every node running, ready, one agreed leader, every node a voter
-// again, and the workload confirming publishes. It returns how long that
-// took. A node that exited by itself (it must say why in its log) is
-// started again, as Kubernetes would.
+// again, and the workload confirming publishes. A node that stopped itself
+// with a fail-stop (exit code 3: its Raft log could not be written) is
+// started again, as Kubernetes would, also when it stops while recover
+// waits; a node that exited any other way is a crash and fails the run.
 func (e *env) recover(ctx context.Context) error {
-	for _, n := range e.c.Nodes() {
-		if !n.Running() {
-			e.logf("node %s had exited; starting it again", n.ID)
-			if err := n.Start(); err != nil {
-				return err
-			}
-		}
-	}
 	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
-	if err := e.c.WaitReady(ctx); err != nil {
+	err := clustertest.Poll(ctx, 200*time.Millisecond, func() error {
+		if err := e.restartFailStopped(); err != nil {
+			return clustertest.ErrStop{Err: err}
+		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		err := e.c.WaitReady(wctx, e.c.Nodes()...)
+		var stop clustertest.ErrStop
+		if errors.As(err, &stop) {
+			return stop.Err // a node exited: the next round looks at why
+		}
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("recover: readiness: %w", err)
 	}
 	if err := e.allVoters(ctx); err != nil {
@@ -105,6 +111,29 @@ func (e *env) recover(ctx context.Context) error {
 	}
 	return e.flowing(ctx, 20)
 }
+
+// restartFailStopped starts again every node that stopped itself with a
+// fail-stop, and returns an error for a node that exited any other way.
+func (e *env) restartFailStopped() error {
+	for _, n := range e.c.Nodes() {
+		code, exited := n.ExitCode()
+		if !exited {
+			continue
+		}
+		if code != exitFailStop {
+			return fmt.Errorf("node %s exited by itself with code %d (see %s)", n.ID, code, n.LogPath)
+		}
+		e.logf("node %s stopped itself (fail-stop, exit code %d); starting it again", n.ID, code)
+		if err := n.Start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exitFailStop is carrier serve's exit code when its Raft log cannot be
+// written.
+const exitFailStop = 3
 
 // allVoters waits until the leader's configuration has every node as a voter.
 func (e *env) allVoters(ctx context.Context) error {

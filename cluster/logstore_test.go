@@ -1,0 +1,191 @@
+package cluster
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/hashicorp/raft"
+	walfs "github.com/hashicorp/raft-wal/fs"
+	"github.com/hashicorp/raft-wal/types"
+)
+
+// fullDisk is raft-wal's real file system, except that while full is set,
+// Create makes the file and then fails the way a full disk fails
+// preallocation: the file stays behind, empty, and the call returns ENOSPC.
+type fullDisk struct {
+	*walfs.FS
+	full atomic.Bool
+}
+
+func (d *fullDisk) Create(dir, name string, size uint64) (types.WritableFile, error) {
+	if !d.full.Load() {
+		return d.FS.Create(dir, name, size)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	_ = f.Close()
+	return nil, &fs.PathError{Op: "fallocate", Path: name, Err: syscall.ENOSPC}
+}
+
+func walLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func entry(i uint64, data string) *raft.Log {
+	return &raft.Log{Index: i, Term: 1, Type: raft.LogCommand, Data: []byte(data)}
+}
+
+// storeRange stores entries lo..hi, one StoreLogs call each.
+func storeRange(t *testing.T, s raft.LogStore, lo, hi uint64, tag string) {
+	t.Helper()
+	for i := lo; i <= hi; i++ {
+		if err := s.StoreLogs([]*raft.Log{entry(i, fmt.Sprintf("%s-%d", tag, i))}); err != nil {
+			t.Fatalf("store %d: %v", i, err)
+		}
+	}
+}
+
+// TestLogStoreFailStopsOnTruncateENOSPC replays what the fault suite's soak
+// met on a full disk: a leader that lost leadership truncates its
+// uncommitted tail, raft-wal commits the truncation to its metadata, then
+// cannot create the next segment file. The store must refuse every later
+// write and report the failure once; reopening the directory must give the
+// truncated log and take new entries.
+func TestLogStoreFailStopsOnTruncateENOSPC(t *testing.T) {
+	dir := t.TempDir()
+	disk := &fullDisk{FS: walfs.New()}
+	w, err := openLogStoreOn(disk, dir, 0, newHCLogger(walLogger(), slog.LevelError, "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCountingLogStore(w)
+	storeRange(t, c, 1, 10, "old")
+
+	disk.full.Store(true)
+	err = c.DeleteRange(8, 10)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("DeleteRange on a full disk: got %v, want ENOSPC", err)
+	}
+	select {
+	case got := <-c.failed:
+		if !errors.Is(got, syscall.ENOSPC) {
+			t.Fatalf("reported failure %v, want ENOSPC", got)
+		}
+	default:
+		t.Fatal("the failure was not reported on failed")
+	}
+	disk.full.Store(false)
+
+	// Why the store must stop: raft-wal itself stays broken after space returns.
+	if err := w.StoreLogs([]*raft.Log{entry(11, "x")}); err == nil {
+		t.Fatal("raft-wal took an entry after its failed truncation; the fail-stop may no longer be needed")
+	}
+	if err := c.StoreLogs([]*raft.Log{entry(8, "new-8")}); !errors.Is(err, ErrLogStoreFailed) {
+		t.Fatalf("write after the failure: got %v, want ErrLogStoreFailed", err)
+	}
+	if err := c.DeleteRange(1, 2); !errors.Is(err, ErrLogStoreFailed) {
+		t.Fatalf("delete after the failure: got %v, want ErrLogStoreFailed", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close after the failure: %v", err)
+	}
+
+	reopened := reopenWAL(t, dir)
+	wantIndexes(t, reopened, 1, 7)
+	storeRange(t, reopened, 8, 9, "new")
+	wantData(t, reopened, 7, "old-7")
+	wantData(t, reopened, 8, "new-8")
+	if err := reopened.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantIndexes(t, reopenWAL(t, dir), 1, 9)
+}
+
+// TestLogStoreFailStopsOnRotateENOSPC: the segment is full and the next one
+// cannot be created (raft-wal rotates in the background and only logs that
+// error); the next write fails, the store stops, and a reopened log holds
+// every entry that was confirmed stored and takes more.
+func TestLogStoreFailStopsOnRotateENOSPC(t *testing.T) {
+	dir := t.TempDir()
+	disk := &fullDisk{FS: walfs.New()}
+	const segmentBytes = 64 << 10
+	w, err := openLogStoreOn(disk, dir, segmentBytes, newHCLogger(walLogger(), slog.LevelError+4, "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCountingLogStore(w)
+	disk.full.Store(true)
+	payload := string(bytes.Repeat([]byte("p"), 4<<10))
+	var last uint64
+	for i := uint64(1); i <= uint64(2*segmentBytes/len(payload)); i++ {
+		if err := c.StoreLogs([]*raft.Log{entry(i, payload)}); err != nil {
+			break
+		}
+		last = i
+	}
+	select {
+	case err := <-c.failed:
+		t.Logf("failed after index %d: %v", last, err)
+	default:
+		t.Fatalf("stored %d entries of %d bytes in %d-byte segments with no new segment possible, and no failure", last, len(payload), segmentBytes)
+	}
+	disk.full.Store(false)
+	if err := c.StoreLogs([]*raft.Log{entry(last+1, "late")}); !errors.Is(err, ErrLogStoreFailed) {
+		t.Fatalf("write after the failure: got %v, want ErrLogStoreFailed", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close after the failure: %v", err)
+	}
+
+	reopened := reopenWAL(t, dir)
+	wantIndexes(t, reopened, 1, last)
+	storeRange(t, reopened, last+1, last+3, "after")
+	wantData(t, reopened, last+3, fmt.Sprintf("after-%d", last+3))
+	if err := reopened.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func reopenWAL(t *testing.T, dir string) *walStore {
+	t.Helper()
+	w, err := openLogStore(dir, 0, newHCLogger(walLogger(), slog.LevelError, "wal"))
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	return w
+}
+
+func wantIndexes(t *testing.T, s raft.LogStore, first, last uint64) {
+	t.Helper()
+	f, err := s.FirstIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.LastIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f != first || l != last {
+		t.Fatalf("log holds %d..%d, want %d..%d", f, l, first, last)
+	}
+}
+
+func wantData(t *testing.T, s raft.LogStore, i uint64, data string) {
+	t.Helper()
+	var e raft.Log
+	if err := s.GetLog(i, &e); err != nil {
+		t.Fatalf("get %d: %v", i, err)
+	}
+	if string(e.Data) != data {
+		t.Fatalf("entry %d holds %.20q, want %.20q", i, e.Data, data)
+	}
+}
