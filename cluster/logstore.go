@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -44,6 +45,13 @@ func openLogStore(dir string, segmentBytes int, logger hclog.Logger) (*walStore,
 func openLogStoreOn(files types.VFS, dir string, segmentBytes int, logger hclog.Logger) (*walStore, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
+	}
+	cut, err := repairTornSeals(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range cut {
+		logger.Warn("cut an uncommitted, torn sealing write off the log's newest segment", "file", filepath.Base(path))
 	}
 	meta := &metadb.BoltMetaDB{}
 	if segmentBytes <= 0 {

@@ -13,21 +13,47 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	wal "github.com/hashicorp/raft-wal"
 	walfs "github.com/hashicorp/raft-wal/fs"
+	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/types"
 )
 
 // fullDisk is raft-wal's real file system, except that while full is set,
 // Create makes the file and then fails the way a full disk fails
 // preallocation: the file stays behind, empty, and the call returns ENOSPC.
+// While tear is set, a write stops short of its last 8 bytes (the commit
+// frame raft-wal writes last) and returns ENOSPC.
 type fullDisk struct {
 	*walfs.FS
 	full atomic.Bool
+	tear atomic.Bool
+}
+
+// tearingFile is a segment file of fullDisk.
+type tearingFile struct {
+	types.WritableFile
+	disk *fullDisk
+}
+
+func (f tearingFile) WriteAt(p []byte, off int64) (int, error) {
+	if !f.disk.tear.Load() || len(p) <= 8 {
+		return f.WritableFile.WriteAt(p, off)
+	}
+	n, err := f.WritableFile.WriteAt(p[:len(p)-8], off)
+	if err != nil {
+		return n, err
+	}
+	return n, &fs.PathError{Op: "write", Path: "segment", Err: syscall.ENOSPC}
 }
 
 func (d *fullDisk) Create(dir, name string, size uint64) (types.WritableFile, error) {
 	if !d.full.Load() {
-		return d.FS.Create(dir, name, size)
+		f, err := d.FS.Create(dir, name, size)
+		if err != nil {
+			return nil, err
+		}
+		return tearingFile{f, d}, nil
 	}
 	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
 	if err != nil {
@@ -152,6 +178,71 @@ func TestLogStoreFailStopsOnRotateENOSPC(t *testing.T) {
 	if err := reopened.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLogStoreRepairsTornSeal: the append that fills a segment writes its
+// entries, the index frame that seals the segment, and a commit frame, in
+// one write. A full disk tore that write before the commit frame; the node
+// fail-stopped. raft-wal alone then reopens a tail that refuses every append
+// ("segment is sealed"); openLogStore cuts the torn write off first, and
+// the log takes entries again with everything committed before it intact.
+func TestLogStoreRepairsTornSeal(t *testing.T) {
+	dir := t.TempDir()
+	disk := &fullDisk{FS: walfs.New()}
+	const segmentBytes = 64 << 10
+	w, err := openLogStoreOn(disk, dir, segmentBytes, newHCLogger(walLogger(), slog.LevelError, "wal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := string(bytes.Repeat([]byte("p"), 4<<10))
+	storeRange(t, w, 1, 10, payload) // 40 KiB of 64: the next 6 seal the segment
+	disk.tear.Store(true)
+	batch := make([]*raft.Log, 6)
+	for i := range batch {
+		batch[i] = entry(uint64(11+i), payload)
+	}
+	if err := w.StoreLogs(batch); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("the torn sealing append: got %v, want ENOSPC", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// raft-wal alone: the reopened tail refuses appends. If this starts to
+	// pass, raft-wal recovers torn seals itself and the repair can go.
+	raw := openRawWAL(t, dir)
+	if err := raw.StoreLogs([]*raft.Log{entry(11, "x")}); !errors.Is(err, types.ErrSealed) {
+		t.Fatalf("raft-wal on a tail with a torn seal: got %v, want ErrSealed", err)
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	repaired := reopenWAL(t, dir)
+	wantIndexes(t, repaired, 1, 10)
+	if kept, _ := filepath.Glob(filepath.Join(dir, "*.wal.torn-*")); len(kept) != 1 {
+		t.Fatalf("the cut bytes were not kept beside the segment: %v", kept)
+	}
+	wantData(t, repaired, 10, payload+"-10")
+	storeRange(t, repaired, 11, 30, "after") // fills and rotates past the old seal point
+	if err := repaired.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := reopenWAL(t, dir)
+	wantIndexes(t, again, 1, 30)
+	wantData(t, again, 30, "after-30")
+}
+
+// openRawWAL opens dir with raft-wal alone, without the repair.
+func openRawWAL(t *testing.T, dir string) *wal.WAL {
+	t.Helper()
+	meta := &metadb.BoltMetaDB{}
+	w, err := wal.Open(dir, wal.WithMetaStore(meta), wal.WithLogger(newHCLogger(walLogger(), slog.LevelError, "wal")))
+	if err != nil {
+		t.Fatalf("raft-wal open: %v", err)
+	}
+	t.Cleanup(func() { _ = meta.Close() })
+	return w
 }
 
 func reopenWAL(t *testing.T, dir string) *walStore {

@@ -81,7 +81,12 @@ promoted once caught up. Gossip runs only when --join, --bootstrap-expect or
 
 SIGINT or SIGTERM stops the server cleanly: it stops accepting connections,
 hands leadership to another voter if it leads, drains, leaves gossip and
-closes, staying a member of the cluster.`,
+closes, staying a member of the cluster.
+
+Exit codes: 0 after a clean stop, 2 for a usage error, 3 when the node
+stopped because its Raft log could not be written (disk full, I/O error;
+start it again once the disk is fixed: it reopens its log from disk and
+catches up), 1 for any other error.`,
 		Example: `  carrier serve
   carrier serve --data /var/lib/carrier --listen 0.0.0.0:7420
   carrier serve --node-id n1 --raft-advertise carrier-0.carrier:7421 \
