@@ -42,47 +42,17 @@ func releaseFrame(b []byte) {
 func appendPublishFast(buf []byte, f *protocol.Frame) ([]byte, bool) {
 	rest := *f
 	rest.Type, rest.ID, rest.Queue, rest.MsgID, rest.Event, rest.Binary = "", "", "", "", "", nil
-	if f.Type != protocol.TypePublish || len(f.Binary) == 0 || !zeroFrame(&rest) ||
-		!plain(f.ID) || !plain(f.Queue) || !plain(f.MsgID) || !plain(f.Event) {
+	if f.Type != protocol.TypePublish || len(f.Binary) == 0 || !rest.IsZero() ||
+		!protocol.PlainJSON(true, f.ID, f.Queue, f.MsgID, f.Event) {
 		return buf, false
 	}
 	n := 80 + len(f.ID) + len(f.Queue) + len(f.MsgID) + len(f.Event) + base64.StdEncoding.EncodedLen(len(f.Binary))
 	buf = append(slices.Grow(buf, n), `{"type":"publish"`...)
-	buf = appendStr(buf, "id", f.ID)
-	buf = appendStr(buf, "queue", f.Queue)
-	buf = appendStr(buf, "msgId", f.MsgID)
-	buf = appendStr(buf, "event", f.Event)
+	buf = protocol.AppendField(buf, "id", f.ID)
+	buf = protocol.AppendField(buf, "queue", f.Queue)
+	buf = protocol.AppendField(buf, "msgId", f.MsgID)
+	buf = protocol.AppendField(buf, "event", f.Event)
 	buf = append(buf, `,"binary":"`...)
 	buf = base64.StdEncoding.AppendEncode(buf, f.Binary)
 	return append(buf, `"}`...), true
-}
-
-func zeroFrame(f *protocol.Frame) bool {
-	return f.Type == "" && f.ID == "" && f.Queue == "" && f.MsgID == "" && f.Event == "" &&
-		f.Data == nil && f.Binary == nil && f.Headers == nil && f.DeliverAt == "" && f.Messages == nil &&
-		f.Seq == 0 && !f.Duplicate && f.Results == nil && f.Group == "" && f.From == "" &&
-		f.FromSeq == 0 && f.FromTime == "" && f.AckWait == "" && f.MaxDeliver == 0 &&
-		f.MaxInFlight == 0 && f.Sub == "" && f.Time == "" && f.Attempt == 0 && f.Seqs == nil &&
-		f.Delay == "" && f.Code == "" && f.Message == ""
-}
-
-// plain: printable ASCII that json.Marshal writes as is (it escapes '"',
-// '\' and, for HTML safety, '<', '>' and '&').
-func plain(s string) bool {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		}
-	}
-	return true
-}
-
-// appendStr appends ,"key":"v" unless v is empty (omitempty).
-func appendStr(buf []byte, key, v string) []byte {
-	if v == "" {
-		return buf
-	}
-	buf = append(append(append(buf, ',', '"'), key...), `":"`...)
-	return append(append(buf, v...), '"')
 }

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"weak"
 
+	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
 )
 
@@ -43,7 +44,7 @@ type msgSlot struct {
 // tailFrame appends the "message" frame of r (a tail delivery: no group,
 // no attempt) to buf; false when the shared encoding cannot be used.
 func (mc *msgCache) tailFrame(buf []byte, enc *frameEncoder, r *msgRef) ([]byte, bool) {
-	if r.group != "" || r.attempt != 0 || r.m.Size() > msgCacheMaxBytes || !plainString(r.sub) {
+	if r.group != "" || r.attempt != 0 || r.m.Size() > msgCacheMaxBytes || !protocol.PlainJSON(false, r.sub) {
 		return buf, false
 	}
 	prefix, ts, ok := mc.prefix(enc, r)
@@ -70,7 +71,7 @@ func (mc *msgCache) prefix(enc *frameEncoder, r *msgRef) ([]byte, string, bool) 
 	ts := f.Time
 	f.Time = ""
 	b, err := enc.encode(f)
-	if err != nil || len(b) == 0 || b[len(b)-1] != '}' || !plainString(ts) {
+	if err != nil || len(b) == 0 || b[len(b)-1] != '}' || !protocol.PlainJSON(false, ts) {
 		return nil, "", false
 	}
 	s.m, s.queue, s.time = weak.Make(r.m), r.queue, ts

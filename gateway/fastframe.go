@@ -167,9 +167,9 @@ func appendPublishedFast(buf []byte, f *protocol.Frame) ([]byte, bool) {
 		return buf, false
 	}
 	buf = append(buf, `{"type":"published"`...)
-	buf = appendField(buf, "id", f.ID)
-	buf = appendField(buf, "queue", f.Queue)
-	buf = appendField(buf, "msgId", f.MsgID)
+	buf = protocol.AppendField(buf, "id", f.ID)
+	buf = protocol.AppendField(buf, "queue", f.Queue)
+	buf = protocol.AppendField(buf, "msgId", f.MsgID)
 	if f.Seq != 0 {
 		buf = strconv.AppendUint(append(buf, `,"seq":`...), f.Seq, 10)
 	}
@@ -184,35 +184,6 @@ func appendPublishedFast(buf []byte, f *protocol.Frame) ([]byte, bool) {
 func plainPublished(f *protocol.Frame) bool {
 	rest := *f
 	rest.Type, rest.ID, rest.Queue, rest.MsgID, rest.Seq, rest.Duplicate = "", "", "", "", 0, false
-	return f.Type == protocol.TypePublished && isZeroFrame(&rest) &&
-		plainString(f.ID) && plainString(f.Queue) && plainString(f.MsgID)
-}
-
-func isZeroFrame(f *protocol.Frame) bool {
-	return f.Type == "" && f.ID == "" && f.Queue == "" && f.MsgID == "" && f.Event == "" &&
-		f.Data == nil && f.Binary == nil && f.Headers == nil && f.DeliverAt == "" && f.Messages == nil &&
-		f.Seq == 0 && !f.Duplicate && f.Results == nil && f.Group == "" && f.From == "" &&
-		f.FromSeq == 0 && f.FromTime == "" && f.AckWait == "" && f.MaxDeliver == 0 &&
-		f.MaxInFlight == 0 && f.Sub == "" && f.Time == "" && f.Attempt == 0 && f.Seqs == nil &&
-		f.Delay == "" && f.Code == "" && f.Message == ""
-}
-
-// plainString: printable ASCII other than '"' and '\', which encoding/json
-// (HTML escaping off) writes as is.
-func plainString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// appendField appends ,"key":"v" unless v is empty (omitempty).
-func appendField(buf []byte, key, v string) []byte {
-	if v == "" {
-		return buf
-	}
-	buf = append(append(append(buf, ',', '"'), key...), `":"`...)
-	return append(append(buf, v...), '"')
+	return f.Type == protocol.TypePublished && rest.IsZero() &&
+		protocol.PlainJSON(false, f.ID, f.Queue, f.MsgID)
 }
