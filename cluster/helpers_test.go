@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/carriermq/carrier/queue"
+	"github.com/carriermq/carrier/test/testlog"
 )
 
 // waitTimeout bounds every poll in these tests; conditions normally hold
@@ -32,40 +32,17 @@ func waitFor(t testing.TB, what string, cond func() error) {
 	}
 }
 
-// lockedBuffer collects log output from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testConfig is a single-node config on a kernel-chosen loopback port whose
 // logs are shown only when the test fails.
 func testConfig(t testing.TB, dir string) Config {
 	t.Helper()
-	logs := &lockedBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("node logs:\n%s", logs.String())
-		}
-	})
+	logger, _ := testlog.New(t, "node logs")
 	cfg := DefaultConfig()
 	cfg.NodeID = "n1"
 	cfg.DataDir = dir
 	cfg.RaftBind = "127.0.0.1:0"
 	cfg.Bootstrap = true
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Logger = logger
 	cfg.RaftLogLevel = slog.LevelInfo
 	return cfg
 }

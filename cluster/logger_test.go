@@ -6,10 +6,12 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/carriermq/carrier/test/testlog"
 )
 
 func TestHCLogAdapter(t *testing.T) {
-	var buf lockedBuffer
+	var buf testlog.Buffer
 	base := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	l := newHCLogger(base, slog.LevelWarn, "raft").Named("wal").With("segment", 3)
 
@@ -37,7 +39,7 @@ func TestHCLogAdapter(t *testing.T) {
 }
 
 func TestHCLogAdapterStandardLogger(t *testing.T) {
-	var buf lockedBuffer
+	var buf testlog.Buffer
 	l := newHCLogger(slog.New(slog.NewTextHandler(&buf, nil)), slog.LevelInfo, "")
 	l.StandardLogger(nil).Print("from the standard library")
 	if !strings.Contains(buf.String(), `msg="from the standard library"`) {

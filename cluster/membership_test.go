@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/carriermq/carrier/queue"
+	"github.com/carriermq/carrier/test/testlog"
 )
 
 // testCluster is a set of in-process nodes with gossip on 127.0.0.1 ports
@@ -22,18 +23,18 @@ import (
 type testCluster struct {
 	t     *testing.T
 	nodes map[string]*Node
-	logs  map[string]*lockedBuffer
+	logs  map[string]*testlog.Buffer
 }
 
 func newTestCluster(t *testing.T) *testCluster {
-	return &testCluster{t: t, nodes: map[string]*Node{}, logs: map[string]*lockedBuffer{}}
+	return &testCluster{t: t, nodes: map[string]*Node{}, logs: map[string]*testlog.Buffer{}}
 }
 
 // memberConfig is a gossiping node's config: data in dir, bootstrap-expect
 // expect, joining join.
 func (c *testCluster) memberConfig(id, dir string, expect int, join ...string) Config {
 	cfg := testConfig(c.t, dir)
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	c.logs[id] = logs
 	c.t.Cleanup(func() {
 		if c.t.Failed() {

@@ -19,39 +19,17 @@ import (
 
 	"github.com/carriermq/carrier/cluster"
 	"github.com/carriermq/carrier/protocol"
+	"github.com/carriermq/carrier/test/testlog"
 )
 
 // waitTimeout bounds every wait in these tests: conditions normally hold in
 // milliseconds; the margin is for a loaded, shared machine.
 const waitTimeout = 20 * time.Second
 
-// lockedBuffer collects logs from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // testLogger logs to a buffer shown only when the test fails.
 func testLogger(t testing.TB) *slog.Logger {
-	logs := &lockedBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs:\n%s", logs.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger, _ := testlog.New(t, "logs")
+	return logger
 }
 
 // server is a real single-node cluster behind a gateway on an httptest

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/carriermq/carrier/protocol"
+	"github.com/carriermq/carrier/test/testlog"
 )
 
 // runCLI runs the command line in-process with env as the whole
@@ -141,7 +142,7 @@ func TestServePublishSubscribeInProcess(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	listen, raft := freeAddr(t), freeAddr(t)
 	ctx, stop := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut testlog.Buffer
 	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) (string, bool) { return "", false }}
 	served := make(chan error, 1)
 	go func() {

@@ -16,13 +16,14 @@ import (
 	"time"
 
 	"github.com/carriermq/carrier/protocol"
+	"github.com/carriermq/carrier/test/testlog"
 )
 
 // servedNode is one "carrier serve" run in this process.
 type servedNode struct {
 	id, api string
-	out     *lockedBuffer
-	errOut  *lockedBuffer
+	out     *testlog.Buffer
+	errOut  *testlog.Buffer
 	stop    context.CancelFunc
 	served  chan error
 }
@@ -32,7 +33,7 @@ type servedNode struct {
 func startServe(t *testing.T, id, api string, args ...string) *servedNode {
 	t.Helper()
 	ctx, stop := context.WithCancel(context.Background())
-	n := &servedNode{id: id, api: api, out: &lockedBuffer{}, errOut: &lockedBuffer{}, stop: stop, served: make(chan error, 1)}
+	n := &servedNode{id: id, api: api, out: &testlog.Buffer{}, errOut: &testlog.Buffer{}, stop: stop, served: make(chan error, 1)}
 	a := &app{stdin: strings.NewReader(""), stdout: n.out, stderr: n.errOut, getenv: func(string) (string, bool) { return "", false }}
 	all := append([]string{"serve", "--node-id", id, "--data", filepath.Join(t.TempDir(), id), "--listen", api}, args...)
 	go func() { n.served <- a.run(ctx, all) }()

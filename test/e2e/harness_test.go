@@ -11,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	clustertest "github.com/carriermq/carrier/test/cluster"
+	"github.com/carriermq/carrier/test/testlog"
 )
 
 // carrierBin is the carrier binary built once by TestMain.
@@ -225,8 +225,8 @@ func (s *server) tryCLI(args ...string) (stdout, stderr string, err error) {
 // background is a CLI process running while the test does other things.
 type background struct {
 	cmd    *exec.Cmd
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *testlog.Buffer
+	stderr *testlog.Buffer
 	done   chan struct{}
 	err    error
 }
@@ -234,7 +234,7 @@ type background struct {
 // startCLI starts the carrier binary with args against s; t.Cleanup kills it.
 func (s *server) startCLI(args ...string) *background {
 	s.t.Helper()
-	b := &background{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	b := &background{stdout: &testlog.Buffer{}, stderr: &testlog.Buffer{}, done: make(chan struct{})}
 	b.cmd = exec.Command(carrierBin, args...)
 	b.cmd.Env = append(cleanEnv(), "CARRIER_SERVER="+s.URL())
 	b.cmd.Stdout, b.cmd.Stderr = b.stdout, b.stderr
@@ -264,22 +264,4 @@ func (b *background) wait(t *testing.T, within time.Duration) string {
 		t.Fatalf("carrier failed: %v\nstdout:\n%s\nstderr:\n%s", b.err, b.stdout, b.stderr)
 	}
 	return b.stdout.String()
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writing process and a reading test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
