@@ -98,7 +98,10 @@ func (g *group) open(cfg Config, dir string) error {
 	if err != nil {
 		return fmt.Errorf("check raft state: %w", err)
 	}
-	g.guard = newVoteGuard(cached, g.log, !hasState)
+	if g.wal.tailDamaged {
+		g.log.Warn("the Raft log's tail was damaged on disk: not voting or campaigning until caught up with a leader")
+	}
+	g.guard = newVoteGuard(cached, g.log, !hasState || g.wal.tailDamaged)
 	g.guarded = newGuardedTransport(g.transport, g.guard, cfg.NodeID)
 	g.raft, err = raft.NewRaft(cfg.raftConfig(g.notify, g.log), g.fsm, cached, g.wal, g.snaps, g.guarded)
 	if err != nil {

@@ -31,6 +31,10 @@ import (
 type walStore struct {
 	*wal.WAL
 	meta *metadb.BoltMetaDB
+	// tailDamaged: the newest segment's tail was damaged on disk, not just
+	// torn by a crash (walrepair.go); entries this node acknowledged may be
+	// gone.
+	tailDamaged bool
 }
 
 // openLogStore opens (or creates) the write-ahead log in dir. The returned
@@ -46,12 +50,13 @@ func openLogStoreOn(files types.VFS, dir string, segmentBytes int, logger hclog.
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
-	cut, err := repairTornSeals(dir)
+	cut, damaged, err := cutTails(dir)
 	if err != nil {
 		return nil, err
 	}
 	for _, path := range cut {
-		logger.Warn("cut an uncommitted, torn sealing write off the log's newest segment", "file", filepath.Base(path))
+		logger.Warn("the log's newest segment had bytes after its last valid commit: kept beside it and cut",
+			"file", filepath.Base(path), "damaged", damaged)
 	}
 	meta := &metadb.BoltMetaDB{}
 	if segmentBytes <= 0 {
@@ -63,7 +68,7 @@ func openLogStoreOn(files types.VFS, dir string, segmentBytes int, logger hclog.
 		_ = meta.Close() // may have been opened before the failure
 		return nil, fmt.Errorf("open raft-wal in %s: %w", dir, err)
 	}
-	return &walStore{WAL: w, meta: meta}, nil
+	return &walStore{WAL: w, meta: meta, tailDamaged: damaged}, nil
 }
 
 // Close closes the log, then its metadata database. Callers stop raft first.

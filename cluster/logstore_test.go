@@ -223,6 +223,9 @@ func TestLogStoreRepairsTornSeal(t *testing.T) {
 	if kept, _ := filepath.Glob(filepath.Join(dir, "*.wal.torn-*")); len(kept) != 1 {
 		t.Fatalf("the cut bytes were not kept beside the segment: %v", kept)
 	}
+	if !repaired.tailDamaged {
+		t.Fatal("a sealing write cut off at the end of the file was not reported as damage")
+	}
 	wantData(t, repaired, 10, payload+"-10")
 	storeRange(t, repaired, 11, 30, "after") // fills and rotates past the old seal point
 	if err := repaired.Close(); err != nil {
@@ -231,6 +234,73 @@ func TestLogStoreRepairsTornSeal(t *testing.T) {
 	again := reopenWAL(t, dir)
 	wantIndexes(t, again, 1, 30)
 	wantData(t, again, 30, "after-30")
+	if again.tailDamaged {
+		t.Fatal("a clean reopen reported a cut tail")
+	}
+}
+
+// TestLogStoreCutsDamagedTail: the newest records' bytes flipped on disk
+// (bit rot in the last commit). The reopened log ends at the commit before,
+// the damaged bytes are kept beside the segment, and the cut is reported so
+// the node does not vote or campaign until it has caught up.
+func TestLogStoreCutsDamagedTail(t *testing.T) {
+	dir := t.TempDir()
+	w := reopenWAL(t, dir)
+	storeRange(t, w, 1, 20, "e")
+	if w.tailDamaged {
+		t.Fatal("a new log reported a cut tail")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := newestSegments(dir, 1)
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("newest segment: %v %v", segs, err)
+	}
+	flipLastWritten(t, segs[0], 16)
+
+	damaged := reopenWAL(t, dir)
+	wantIndexes(t, damaged, 1, 19)
+	wantData(t, damaged, 19, "e-19")
+	if !damaged.tailDamaged {
+		t.Fatal("a damaged tail was not reported")
+	}
+	if kept, _ := filepath.Glob(filepath.Join(dir, "*.wal.torn-*")); len(kept) != 1 {
+		t.Fatalf("the damaged bytes were not kept: %v", kept)
+	}
+	storeRange(t, damaged, 20, 21, "new")
+	if err := damaged.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := reopenWAL(t, dir)
+	wantIndexes(t, again, 1, 21)
+	if again.tailDamaged {
+		t.Fatal("the repaired log reported a cut tail again")
+	}
+}
+
+// flipLastWritten inverts the last n bytes of path's written data.
+func flipLastWritten(t *testing.T, path string, n int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	end, err := lastNonZero(f, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, end-n); err != nil {
+		t.Fatal(err)
+	}
+	for i := range buf {
+		buf[i] ^= 0xFF
+	}
+	if _, err := f.WriteAt(buf, end-n); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // openRawWAL opens dir with raft-wal alone, without the repair.
@@ -279,4 +349,48 @@ func wantData(t *testing.T, s raft.LogStore, i uint64, data string) {
 	if string(e.Data) != data {
 		t.Fatalf("entry %d holds %.20q, want %.20q", i, e.Data, data)
 	}
+}
+
+// TestLogStoreCutsTornTail: a crash interrupted the last append before its
+// commit frame reached the disk (whole entry frames, then zeros). The entry
+// was never acknowledged: the log ends before it, the bytes are kept, and
+// the node is not held back (a whole cluster restarting after a power loss
+// must be able to elect).
+func TestLogStoreCutsTornTail(t *testing.T) {
+	dir := t.TempDir()
+	w := reopenWAL(t, dir)
+	storeRange(t, w, 1, 20, "e")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, err := newestSegments(dir, 1)
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("newest segment: %v %v", segs, err)
+	}
+	f, err := os.OpenFile(segs[0], os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, err := lastNonZero(f, 0)
+	if err == nil {
+		commitEnd := (end + 7) / 8 * 8
+		_, err = f.WriteAt(make([]byte, 8), commitEnd-8) // the last commit frame never written
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	torn := reopenWAL(t, dir)
+	wantIndexes(t, torn, 1, 19)
+	if torn.tailDamaged {
+		t.Fatal("a torn write was reported as damage: the node would not vote")
+	}
+	if kept, _ := filepath.Glob(filepath.Join(dir, "*.wal.torn-*")); len(kept) != 1 {
+		t.Fatalf("the torn bytes were not kept: %v", kept)
+	}
+	storeRange(t, torn, 20, 22, "new")
+	wantData(t, torn, 22, "new-22")
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -17,8 +18,15 @@ import (
 // lost. Raft assumes storage is never lost; this restores the assumption.
 // The fault suite lost confirmed messages exactly this way (a node restarted
 // empty within an election timeout of the leader's loss) before the guard.
+// The same holds for a node whose newest log records were torn or damaged
+// on disk (walrepair.go cut them at start): it may have lost entries it
+// acknowledged, and with them missing it must neither vote for a lagging
+// candidate nor become leader itself (bit rot on a minority of nodes is how
+// JetStream lost acknowledged messages). The suite lost 6 confirmed
+// messages, and seqs were given twice, that way before the guard covered it.
 //
-// voteGuard is that rule. It is on from the start of such a node until the
+// voteGuard is that rule, for votes this node grants (refuse) and votes it
+// asks for (mayCampaign). It is on from the start of such a node until the
 // node's log holds an entry a leader has reported as committed in that
 // leader's own term: a leader commits an entry of its term only once its
 // log holds every entry committed before, so by Log Matching the node has
@@ -82,15 +90,36 @@ func (g *voteGuard) refuse(lastTerm, lastIndex uint64) bool {
 	g.mu.Lock()
 	term, commit := g.term, g.commit
 	g.mu.Unlock()
-	var e raft.Log
-	if commit > 0 && g.logs.GetLog(commit, &e) == nil && e.Term == term {
-		g.lift("caught up with the leader's commit index", "index", commit, "term", term)
+	if g.caughtUp(term, commit) {
 		return false
 	}
 	if commit == 0 {
 		return true
 	}
 	return lastTerm < term || (lastTerm == term && lastIndex < commit)
+}
+
+// mayCampaign reports whether this node may ask for votes: not while the
+// guard is on, since its own log may lack what it once helped commit.
+func (g *voteGuard) mayCampaign() bool {
+	if !g.active.Load() {
+		return true
+	}
+	g.mu.Lock()
+	term, commit := g.term, g.commit
+	g.mu.Unlock()
+	return g.caughtUp(term, commit)
+}
+
+// caughtUp lifts the guard and reports true once this node's log holds the
+// leader's commit point (term, commit).
+func (g *voteGuard) caughtUp(term, commit uint64) bool {
+	var e raft.Log
+	if commit > 0 && g.logs.GetLog(commit, &e) == nil && e.Term == term {
+		g.lift("caught up with the leader's commit index", "index", commit, "term", term)
+		return true
+	}
+	return false
 }
 
 // lift turns the guard off for good.
@@ -136,6 +165,26 @@ func (t *guardedTransport) Consumer() <-chan raft.RPC {
 	return t.out
 }
 
+// errGuarded is what a vote request this node would send returns while the
+// guard is on: raft counts it as a vote not granted.
+var errGuarded = errors.New("vote guard: this node may lack committed entries; not campaigning until caught up with a leader")
+
+// RequestVote asks target for its vote, unless the guard holds this node back.
+func (t *guardedTransport) RequestVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestVoteRequest, resp *raft.RequestVoteResponse) error {
+	if !t.guard.mayCampaign() {
+		return errGuarded
+	}
+	return t.NetworkTransport.RequestVote(id, target, args, resp)
+}
+
+// RequestPreVote is RequestVote's pre-vote round, held back the same way.
+func (t *guardedTransport) RequestPreVote(id raft.ServerID, target raft.ServerAddress, args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
+	if !t.guard.mayCampaign() {
+		return errGuarded
+	}
+	return t.NetworkTransport.RequestPreVote(id, target, args, resp)
+}
+
 // SetHeartbeatHandler observes heartbeats before raft's handler runs.
 func (t *guardedTransport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
 	t.NetworkTransport.SetHeartbeatHandler(func(rpc raft.RPC) {
@@ -175,7 +224,7 @@ func (t *guardedTransport) filter(rpc raft.RPC) bool {
 		t.guard.observe(c.Term, c.LeaderCommitIndex)
 	case *raft.RequestVoteRequest:
 		if t.guard.refuse(c.LastLogTerm, c.LastLogIndex) {
-			t.guard.log.Warn("refusing a vote: started without Raft state, and the candidate is behind the last commit point heard of", "candidate", string(c.ID), "term", c.Term)
+			t.guard.log.Warn("refusing a vote: started without Raft state or with a damaged log tail, and the candidate is behind the last commit point heard of", "candidate", string(c.ID), "term", c.Term)
 			rpc.Respond(&raft.RequestVoteResponse{RPCHeader: t.header, Term: c.Term}, nil)
 			return true
 		}

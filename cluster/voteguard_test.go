@@ -77,3 +77,34 @@ func TestVoteGuardOffWithState(t *testing.T) {
 		t.Error("guard active on a node restarted with its state")
 	}
 }
+
+// TestVoteGuardHoldsCampaign: while the guard is on, the node may not ask
+// for votes (its own log may lack what it once helped commit), also after a
+// leader was heard of, until its log holds that leader's commit point.
+func TestVoteGuardHoldsCampaign(t *testing.T) {
+	logs := raft.NewInmemStore()
+	g := newVoteGuard(logs, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+	if g.mayCampaign() {
+		t.Fatal("a guarded node with no leader heard of may campaign")
+	}
+	for i := uint64(1); i <= 7; i++ {
+		if err := logs.StoreLog(&raft.Log{Index: i, Term: 4, Type: raft.LogCommand}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.observe(4, 9)
+	if g.mayCampaign() {
+		t.Fatal("a guarded node behind the commit point (4, 9) may campaign")
+	}
+	for i := uint64(8); i <= 9; i++ {
+		if err := logs.StoreLog(&raft.Log{Index: i, Term: 4, Type: raft.LogCommand}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !g.mayCampaign() || g.active.Load() {
+		t.Fatal("a node holding the commit point is still held back")
+	}
+	if !newVoteGuard(logs, slog.New(slog.NewTextHandler(io.Discard, nil)), false).mayCampaign() {
+		t.Fatal("a node started with intact state may not campaign")
+	}
+}

@@ -30,34 +30,51 @@ const (
 
 var walCRCTable = crc32.MakeTable(crc32.Castagnoli)
 
-// repairTornSeals fixes, before raft-wal opens dir, the newest segment files
-// whose last append tore while it sealed the segment: an index frame was
-// written, the commit frame after it was not (disk full in the middle of the
-// write, then a fail-stop). raft-wal's recovery drops the uncommitted
-// entries but keeps the index frame's "sealed" mark, so the reopened tail
-// refuses every append ("segment is sealed") and the node could never take
-// an entry again. The repair cuts the file at the end of its last valid
-// commit frame: only bytes raft-wal itself treats as never written go, and
-// they are kept beside it (keepCut).
-// Only the two newest files are read: a torn write can only be in the file
-// that was the tail then, and at most an empty file (a segment whose
-// creation failed) can be newer. It returns the files it cut.
-func repairTornSeals(dir string) ([]string, error) {
+// tailState is what cutTails found after the last valid commit of a
+// segment file.
+type tailState int
+
+const (
+	tailClean   tailState = iota // zeros or the end of the file: nothing was cut
+	tailTorn                     // whole frames, then zeros: a write a crash interrupted
+	tailDamaged                  // anything else: damage on disk, or a cut-off file
+)
+
+// cutTails runs before raft-wal opens dir. In the two newest segment files
+// it looks for bytes after the last commit frame whose CRC verifies, keeps
+// them beside the segment (<segment>.torn-<offset>) and cuts the file at that
+// commit, so that nothing is deleted and raft-wal reopens a clean tail.
+// raft-wal's own recovery would ignore those bytes and write over them —
+// and when they were the write that seals the segment, it would keep the
+// "sealed" mark and refuse every append ("segment is sealed"), so the node
+// could never take an entry again.
+//
+// It also tells torn from damaged. A write a crash or power loss
+// interrupted leaves whole frames of the batch and then the zeros raft-wal
+// preallocated: never acknowledged, safe to drop, as raft-wal assumes. Bytes
+// that do not read that way (a frame of unknown type, a commit frame whose
+// CRC fails, the file ending inside a frame) mean data that may have been
+// acknowledged was damaged or cut on disk: damaged is true, and the caller
+// must not let the node vote or campaign until it has caught up with a
+// leader (voteguard.go). Only the two newest files are read: a torn write can
+// only be in the file that was the tail then, and at most an empty file (a
+// segment whose creation failed) can be newer.
+func cutTails(dir string) (cut []string, damaged bool, err error) {
 	files, err := newestSegments(dir, 2)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var cut []string
 	for _, path := range files {
-		did, err := repairTornSeal(path)
+		st, err := cutTail(path)
 		if err != nil {
-			return cut, fmt.Errorf("check %s for a torn seal: %w", filepath.Base(path), err)
+			return cut, damaged, fmt.Errorf("check the tail of %s: %w", filepath.Base(path), err)
 		}
-		if did {
+		if st != tailClean {
 			cut = append(cut, path)
 		}
+		damaged = damaged || st == tailDamaged
 	}
-	return cut, nil
+	return cut, damaged, nil
 }
 
 // newestSegments returns the paths of the n segment files with the highest
@@ -105,28 +122,63 @@ func cmpUint(a, b uint64) int {
 	return 0
 }
 
-// repairTornSeal cuts path after its last valid commit when an index frame
-// follows that commit. It reports whether it cut.
-func repairTornSeal(path string) (bool, error) {
+// cutTail cuts path after its last valid commit unless only zeros or the
+// end of the file follow it, and says what it found there.
+func cutTail(path string) (tailState, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return false, err
+		return tailClean, err
 	}
 	defer f.Close()
-	end, lastIndex, err := scanSegment(f)
-	if err != nil || lastIndex < end { // no index frame after the last commit
-		return false, err
+	end, err := scanSegment(f)
+	if err != nil {
+		return tailClean, err
+	}
+	st, err := classifyTail(f, end)
+	if err != nil || st == tailClean {
+		return st, err
 	}
 	if err := keepCut(f, path, end); err != nil {
-		return false, err
+		return st, err
 	}
 	if err := f.Truncate(end); err != nil {
-		return false, fmt.Errorf("cut after the last commit at offset %d: %w", end, err)
+		return st, fmt.Errorf("cut after the last commit at offset %d: %w", end, err)
 	}
 	if err := f.Sync(); err != nil {
-		return false, fmt.Errorf("sync after the cut: %w", err)
+		return st, fmt.Errorf("sync after the cut: %w", err)
 	}
-	return true, nil
+	return st, nil
+}
+
+// classifyTail reads the frames after the last valid commit at off.
+func classifyTail(f *os.File, off int64) (tailState, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return tailClean, err
+	}
+	size := fi.Size()
+	for first := true; ; first = false {
+		var hdr [walFrameHeaderLen]byte
+		if off+walFrameHeaderLen > size {
+			if first && off == size {
+				return tailClean, nil // a sealed segment ends with its commit
+			}
+			return tailDamaged, nil // the file ends inside or right after uncommitted frames
+		}
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return tailClean, fmt.Errorf("read after the last commit: %w", err)
+		}
+		switch {
+		case hdr == [walFrameHeaderLen]byte{} && first:
+			return tailClean, nil
+		case hdr == [walFrameHeaderLen]byte{}:
+			return tailTorn, nil
+		case hdr[0] != walFrameEntry && hdr[0] != walFrameIndex:
+			return tailDamaged, nil // a commit after the last valid one, or garbage
+		}
+		n := binary.LittleEndian.Uint32(hdr[4:8])
+		off += walFrameHeaderLen + int64(n) + int64(padTo8(n))
+	}
 }
 
 // keepCut copies the bytes of path from offset end on to
@@ -138,7 +190,10 @@ func keepCut(f *os.File, path string, end int64) error {
 	if err != nil {
 		return fmt.Errorf("keep the cut bytes: %w", err)
 	}
-	_, err = io.Copy(out, io.NewSectionReader(f, end, 1<<62))
+	dataEnd, err := lastNonZero(f, end)
+	if err == nil {
+		_, err = io.Copy(out, io.NewSectionReader(f, end, dataEnd-end))
+	}
 	if err == nil {
 		err = out.Sync()
 	}
@@ -151,14 +206,37 @@ func keepCut(f *os.File, path string, end int64) error {
 	return nil
 }
 
+// lastNonZero returns the offset just after the last non-zero byte of f at
+// or after from (from when there is none): the preallocated zeros after the
+// damaged bytes need not be kept.
+func lastNonZero(f *os.File, from int64) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 64<<10)
+	for end := st.Size(); end > from; {
+		start := max(from, end-int64(len(buf)))
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		for i := len(chunk) - 1; i >= 0; i-- {
+			if chunk[i] != 0 {
+				return start + int64(i) + 1, nil
+			}
+		}
+		end = start
+	}
+	return from, nil
+}
+
 // scanSegment walks the frames of a segment file the way raft-wal's
 // recovery does (until zeros, the end of the file or an unknown frame) and
-// returns the end of the last valid commit frame (0 when there is none) and
-// the offset of the last index frame (-1 when there is none). Like
-// raft-wal, it verifies the CRC of the final commit only and falls back to
-// the one before it when that fails.
-func scanSegment(f io.ReaderAt) (committedEnd, lastIndex int64, err error) {
-	lastIndex = -1
+// returns the end of the last valid commit frame (0 when there is none).
+// Like raft-wal, it verifies the CRC of the final commit only and falls back
+// to the one before it when that fails.
+func scanSegment(f io.ReaderAt) (committedEnd int64, err error) {
 	var commits []int64 // offsets of commit frames, the last two kept
 	off := int64(walFileHeaderLen)
 	var hdr [walFrameHeaderLen]byte
@@ -168,13 +246,11 @@ func scanSegment(f io.ReaderAt) (committedEnd, lastIndex int64, err error) {
 			if err == io.EOF {
 				break
 			}
-			return 0, 0, fmt.Errorf("read frame header at %d: %w", off, err)
+			return 0, fmt.Errorf("read frame header at %d: %w", off, err)
 		}
 		typ, size := hdr[0], binary.LittleEndian.Uint32(hdr[4:8])
 		switch typ {
-		case walFrameEntry:
-		case walFrameIndex:
-			lastIndex = off
+		case walFrameEntry, walFrameIndex:
 		case walFrameCommit:
 			commits = append(commits[max(0, len(commits)-1):], off)
 			size = 0 // the field holds the CRC
@@ -183,8 +259,7 @@ func scanSegment(f io.ReaderAt) (committedEnd, lastIndex int64, err error) {
 		}
 		off += walFrameHeaderLen + int64(size) + int64(padTo8(size))
 	}
-	end, err := finalCommitEnd(f, commits)
-	return end, lastIndex, err
+	return finalCommitEnd(f, commits)
 }
 
 // finalCommitEnd returns where the last valid commit frame ends: the last

@@ -28,6 +28,7 @@ func diskFullLeader(ctx context.Context, e *env) (string, error) {
 	if d == nil {
 		return "", fmt.Errorf("%w: node data dirs are not on size-limited mounts (tmpfs needs root)", errSkip)
 	}
+	e.diskFault = true
 	if err := d.Start(ctx); err != nil {
 		return "", errors.Join(err, d.Heal(context.Background()))
 	}
@@ -72,8 +73,9 @@ func nodeState(ctx context.Context, n *clustertest.Node) string {
 
 // corruptLogTail stops a random node with kill -9, damages the newest
 // records of its Raft log (flips the last 64 written bytes, or cuts the
-// last 300), and starts it: it must drop the torn records, catch up from
-// the leader, and agree with the others.
+// last 300), and starts it: it must notice, keep the damaged bytes aside,
+// neither vote nor campaign until it holds a leader's commit point (it may
+// have lost entries it acknowledged), catch up, and agree with the others.
 func corruptLogTail(ctx context.Context, e *env) (string, error) {
 	n := e.pick(e.c.Nodes())
 	n.Kill()
@@ -91,7 +93,40 @@ func corruptLogTail(ctx context.Context, e *env) (string, error) {
 	if err != nil {
 		return "", errors.Join(err, n.Start())
 	}
-	return fmt.Sprintf("%s %s's %s", how, n.ID, filepath.Base(seg)), n.Start()
+	from := logSize(n)
+	if err := n.Start(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s %s's %s; %s", how, n.ID, filepath.Base(seg), damageSeen(ctx, n, from)), nil
+}
+
+// damageSeen waits (up to 20 s) for n's log, from offset from on, to say
+// that n found its log tail damaged and holds back its votes.
+func damageSeen(ctx context.Context, n *clustertest.Node, from int64) string {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err := clustertest.Poll(ctx, 100*time.Millisecond, func() error {
+		b, err := os.ReadFile(n.LogPath)
+		if err != nil {
+			return err
+		}
+		if from < int64(len(b)) && strings.Contains(string(b[from:]), "tail was damaged on disk") {
+			return nil
+		}
+		return errors.New("not yet")
+	})
+	if err != nil {
+		return "the damage was NOT reported (cut at a batch boundary looks like a log that ended there)"
+	}
+	return "it found the damage and held its votes until caught up"
+}
+
+func logSize(n *clustertest.Node) int64 {
+	fi, err := os.Stat(n.LogPath)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // corruptSnapshot waits until a random node has a snapshot, stops it with

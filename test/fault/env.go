@@ -22,6 +22,9 @@ type env struct {
 	rng   *rand.Rand
 	hold  time.Duration // how long a fault stays before it is healed
 	logf  func(format string, args ...any)
+	// diskFault: the running scenario fills or damages a disk, so a node
+	// may fail-stop (exit code 3). Anywhere else a fail-stop is a finding.
+	diskFault bool
 }
 
 // leader returns the agreed leader, waiting up to 30 s for one.
@@ -86,7 +89,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 // again, and the workload confirming publishes. A node that stopped itself
 // with a fail-stop (exit code 3: its Raft log could not be written) is
 // started again, as Kubernetes would, also when it stops while recover
-// waits; a node that exited any other way is a crash and fails the run.
+// waits; a node that exited any other way, or fail-stopped in a scenario
+// that injects no disk fault, fails the run.
 func (e *env) recover(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
@@ -122,6 +126,9 @@ func (e *env) restartFailStopped() error {
 		}
 		if code != exitFailStop {
 			return fmt.Errorf("node %s exited by itself with code %d (see %s)", n.ID, code, n.LogPath)
+		}
+		if !e.diskFault {
+			return fmt.Errorf("node %s fail-stopped (its Raft log write failed) with no disk fault injected (see %s)", n.ID, n.LogPath)
 		}
 		e.logf("node %s stopped itself (fail-stop, exit code %d); starting it again", n.ID, code)
 		if err := n.Start(); err != nil {

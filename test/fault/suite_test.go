@@ -184,7 +184,7 @@ func (s *suite) holdFor() time.Duration {
 // runOne runs sc, then waits for the cluster to recover; a product failure
 // fails the test, a skip is logged loudly and counted.
 func (s *suite) runOne(t *testing.T, sc scenario, hold time.Duration) {
-	s.e.hold = hold
+	s.e.hold, s.e.diskFault = hold, false
 	ctx := timeout(t, 5*time.Minute)
 	start := time.Now()
 	note, err := sc.run(ctx, s.e)
