@@ -35,11 +35,11 @@ func (cfg CompareConfig) withDefaults() CompareConfig {
 	if cfg.Quick {
 		cfg.Rounds = orInt(cfg.Rounds, 1)
 		cfg.IdleConns = orInt(cfg.IdleConns, 20)
-		cfg.Publish.Duration = orDuration(cfg.Publish.Duration, time.Second)
+		cfg.Publish.Duration = orInt(cfg.Publish.Duration, time.Second)
 		cfg.Latency.Count, cfg.Latency.Warmup = orInt(cfg.Latency.Count, 100), orInt(cfg.Latency.Warmup, 5)
-		cfg.E2E.Duration = orDuration(cfg.E2E.Duration, time.Second)
+		cfg.E2E.Duration = orInt(cfg.E2E.Duration, time.Second)
 		cfg.Consume.Messages = orInt(cfg.Consume.Messages, 500)
-		cfg.Fanout.Duration = orDuration(cfg.Fanout.Duration, time.Second)
+		cfg.Fanout.Duration = orInt(cfg.Fanout.Duration, time.Second)
 		cfg.Fanout.Subscribers = orInt(cfg.Fanout.Subscribers, 4)
 	}
 	cfg.Rounds = orInt(cfg.Rounds, 3)
@@ -49,13 +49,6 @@ func (cfg CompareConfig) withDefaults() CompareConfig {
 		*p = cfg.Progress
 	}
 	return cfg
-}
-
-func orDuration(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // Sample is one workload's figures for one system in one round.

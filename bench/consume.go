@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,12 +37,8 @@ func (cfg ConsumeConfig) withDefaults() ConsumeConfig {
 	cfg.Messages = orInt(cfg.Messages, 20000)
 	cfg.Consumers = orInt(cfg.Consumers, 4)
 	cfg.Size = orInt(cfg.Size, 1024)
-	if cfg.Stream == "" {
-		cfg.Stream = "bench-consume"
-	}
-	if cfg.Group == "" {
-		cfg.Group = "bench"
-	}
+	cfg.Stream = cmp.Or(cfg.Stream, "bench-consume")
+	cfg.Group = cmp.Or(cfg.Group, "bench")
 	return cfg
 }
 

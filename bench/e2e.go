@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -51,12 +52,8 @@ func (cfg E2EConfig) withDefaults() E2EConfig {
 	cfg.Publishers = orInt(cfg.Publishers, 4)
 	cfg.Window = orInt(cfg.Window, 256)
 	cfg.Size = max(orInt(cfg.Size, 1024), 8)
-	if cfg.Duration <= 0 {
-		cfg.Duration = 10 * time.Second
-	}
-	if cfg.Stream == "" {
-		cfg.Stream = "bench-e2e"
-	}
+	cfg.Duration = orInt(cfg.Duration, 10*time.Second)
+	cfg.Stream = cmp.Or(cfg.Stream, "bench-e2e")
 	return cfg
 }
 

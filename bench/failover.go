@@ -88,12 +88,8 @@ func Failover(ctx context.Context, cfg FailoverConfig) (_ FailoverResult, err er
 }
 
 func (cfg FailoverConfig) withDefaults() FailoverConfig {
-	if cfg.Trials <= 0 {
-		cfg.Trials = 20
-	}
-	if cfg.Warmup <= 0 {
-		cfg.Warmup = 50
-	}
+	cfg.Trials = orInt(cfg.Trials, 20)
+	cfg.Warmup = orInt(cfg.Warmup, 50)
 	return cfg
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,12 +40,8 @@ func (cfg FanoutConfig) withDefaults() FanoutConfig {
 	cfg.Subscribers = orInt(cfg.Subscribers, 16)
 	cfg.Window = orInt(cfg.Window, 256)
 	cfg.Size = orInt(cfg.Size, 1024)
-	if cfg.Duration <= 0 {
-		cfg.Duration = 10 * time.Second
-	}
-	if cfg.Stream == "" {
-		cfg.Stream = "bench-fanout"
-	}
+	cfg.Duration = orInt(cfg.Duration, 10*time.Second)
+	cfg.Stream = cmp.Or(cfg.Stream, "bench-fanout")
 	return cfg
 }
 

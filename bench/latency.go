@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -29,13 +30,13 @@ func (cfg LatencyConfig) withDefaults() LatencyConfig {
 	cfg.Count = orInt(cfg.Count, 5000)
 	cfg.Warmup = orInt(cfg.Warmup, 50)
 	cfg.Size = orInt(cfg.Size, 1024)
-	if cfg.Stream == "" {
-		cfg.Stream = "bench-latency"
-	}
+	cfg.Stream = cmp.Or(cfg.Stream, "bench-latency")
 	return cfg
 }
 
-func orInt(v, def int) int {
+// orInt is v when it is positive, else def: the defaults of the workloads'
+// settings, where zero (or less) means "use the default".
+func orInt[T int | time.Duration](v, def T) T {
 	if v <= 0 {
 		return def
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,21 +39,11 @@ type PublishResult struct {
 }
 
 func (cfg PublishConfig) withDefaults() PublishConfig {
-	if cfg.Publishers <= 0 {
-		cfg.Publishers = 4
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = 256
-	}
-	if cfg.Size <= 0 {
-		cfg.Size = 1024
-	}
-	if cfg.Duration <= 0 {
-		cfg.Duration = 10 * time.Second
-	}
-	if cfg.Stream == "" {
-		cfg.Stream = "bench-publish"
-	}
+	cfg.Publishers = orInt(cfg.Publishers, 4)
+	cfg.Window = orInt(cfg.Window, 256)
+	cfg.Size = orInt(cfg.Size, 1024)
+	cfg.Duration = orInt(cfg.Duration, 10*time.Second)
+	cfg.Stream = cmp.Or(cfg.Stream, "bench-publish")
 	return cfg
 }
 
