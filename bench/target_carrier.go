@@ -101,16 +101,26 @@ func (c carrierPending) Wait(ctx context.Context) error {
 
 // NewConsumer implements Target: a group member on node i mod 3.
 func (t *CarrierTarget) NewConsumer(ctx context.Context, i int, stream, group string) (Consumer, error) {
-	cl, err := client.Dial(ctx, t.url(i), client.Options{})
+	cl, sub, err := t.subscribe(ctx, i, stream, client.SubOptions{Group: group})
 	if err != nil {
-		return nil, fmt.Errorf("carrier consumer: %w", err)
-	}
-	sub, err := cl.Subscribe(ctx, stream, client.SubOptions{Group: group})
-	if err != nil {
-		cl.Close()
 		return nil, fmt.Errorf("carrier consumer: %w", err)
 	}
 	return &carrierConsumer{cl: cl, sub: sub}, nil
+}
+
+// subscribe connects to node i mod 3 and subscribes there; on error
+// nothing is left open.
+func (t *CarrierTarget) subscribe(ctx context.Context, i int, stream string, o client.SubOptions) (*client.Client, *client.Subscription, error) {
+	cl, err := client.Dial(ctx, t.url(i), client.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	sub, err := cl.Subscribe(ctx, stream, o)
+	if err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	return cl, sub, nil
 }
 
 type carrierConsumer struct {
@@ -130,13 +140,8 @@ func (c *carrierConsumer) Close() error { return c.cl.Close() }
 
 // NewTail implements Target: a tail subscription from "new" on node i mod 3.
 func (t *CarrierTarget) NewTail(ctx context.Context, i int, stream string) (Tail, error) {
-	cl, err := client.Dial(ctx, t.url(i), client.Options{})
+	cl, sub, err := t.subscribe(ctx, i, stream, client.SubOptions{From: client.FromNew, Buffer: 1024})
 	if err != nil {
-		return nil, fmt.Errorf("carrier tail: %w", err)
-	}
-	sub, err := cl.Subscribe(ctx, stream, client.SubOptions{From: client.FromNew, Buffer: 1024})
-	if err != nil {
-		cl.Close()
 		return nil, fmt.Errorf("carrier tail: %w", err)
 	}
 	return &carrierTail{cl: cl, sub: sub}, nil
