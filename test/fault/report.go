@@ -96,8 +96,9 @@ func (t *table) countDuplicates(where map[string]string, ds []checker.Delivery) 
 }
 
 // unavailability sets each scenario's longest time inside one of its
-// windows without any confirmation (all queues together).
-func (t *table) unavailability(ws []window, hs []*checker.History) {
+// windows without any confirmation (all queues together), and returns the
+// stretches of at least longStretch, for the log.
+func (t *table) unavailability(ws []window, hs []*checker.History) []stretch {
 	var times []time.Time
 	for _, h := range hs {
 		for _, p := range h.Publishes() {
@@ -107,22 +108,49 @@ func (t *table) unavailability(ws []window, hs []*checker.History) {
 		}
 	}
 	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	var long []stretch
 	for _, w := range ws {
 		r := t.row(w.scenario)
-		r.maxUnavail = max(r.maxUnavail, longestGap(times, w.start, w.end))
+		st := longestGap(times, w.start, w.end)
+		r.maxUnavail = max(r.maxUnavail, st.length)
+		if st.length >= longStretch {
+			st.scenario = w.scenario
+			long = append(long, st)
+		}
 	}
+	return long
+}
+
+// longStretch is how long a stretch without confirmations must be to be
+// listed on its own.
+const longStretch = 5 * time.Second
+
+// stretch is a time without any confirmation inside a scenario's window.
+type stretch struct {
+	scenario string
+	from     time.Time
+	length   time.Duration
+}
+
+func (s stretch) String() string {
+	return fmt.Sprintf("%s: no confirmation for %s from %s", s.scenario, s.length.Round(10*time.Millisecond), s.from.UTC().Format("15:04:05.000"))
 }
 
 // longestGap is the longest interval of [start, end) that holds no time of
 // sorted.
-func longestGap(sorted []time.Time, start, end time.Time) time.Duration {
+func longestGap(sorted []time.Time, start, end time.Time) stretch {
 	i, _ := slices.BinarySearchFunc(sorted, start, func(a, b time.Time) int { return a.Compare(b) })
-	prev, gap := start, time.Duration(0)
+	prev, best := start, stretch{}
 	for ; i < len(sorted) && sorted[i].Before(end); i++ {
-		gap = max(gap, sorted[i].Sub(prev))
+		if g := sorted[i].Sub(prev); g > best.length {
+			best = stretch{from: prev, length: g}
+		}
 		prev = sorted[i]
 	}
-	return max(gap, end.Sub(prev))
+	if g := end.Sub(prev); g > best.length {
+		best = stretch{from: prev, length: g}
+	}
+	return best
 }
 
 // markdown renders the table, scenarios in first-run order, a total last.

@@ -243,7 +243,9 @@ func (s *suite) verify(t *testing.T) {
 		hs = append(hs, h)
 		s.tbl.add(s.windows, h, s.checkQueue(t, q, h))
 	}
-	s.tbl.unavailability(s.windows, hs)
+	for _, st := range s.tbl.unavailability(s.windows, hs) {
+		t.Logf("long unavailability: %s", st)
+	}
 	for _, q := range w.queues {
 		checkSameContents(t, s.e.c, q)
 	}
