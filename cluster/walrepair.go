@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -104,22 +105,12 @@ func newestSegments(dir string, n int) ([]string, error) {
 		}
 		segs = append(segs, seg{id, filepath.Join(dir, e.Name())})
 	}
-	slices.SortFunc(segs, func(a, b seg) int { return -cmpUint(a.id, b.id) })
+	slices.SortFunc(segs, func(a, b seg) int { return cmp.Compare(b.id, a.id) }) // newest first
 	var paths []string
 	for _, s := range segs[:min(n, len(segs))] {
 		paths = append(paths, s.path)
 	}
 	return paths, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // cutTail cuts path after its last valid commit unless only zeros or the
@@ -240,7 +231,8 @@ func scanSegment(f io.ReaderAt) (committedEnd int64, err error) {
 	var commits []int64 // offsets of commit frames, the last two kept
 	off := int64(walFileHeaderLen)
 	var hdr [walFrameHeaderLen]byte
-	for walking := true; walking; {
+walk:
+	for {
 		n, err := f.ReadAt(hdr[:], off)
 		if n < walFrameHeaderLen {
 			if err == io.EOF {
@@ -255,7 +247,7 @@ func scanSegment(f io.ReaderAt) (committedEnd int64, err error) {
 			commits = append(commits[max(0, len(commits)-1):], off)
 			size = 0 // the field holds the CRC
 		default: // zeros or a torn header: the end, for raft-wal too
-			walking = false
+			break walk
 		}
 		off += walFrameHeaderLen + int64(size) + int64(padTo8(size))
 	}
