@@ -36,7 +36,7 @@ func waitFor(t testing.TB, what string, cond func() error) {
 // logs are shown only when the test fails.
 func testConfig(t testing.TB, dir string) Config {
 	t.Helper()
-	logger, _ := testlog.New(t, "node logs")
+	logger := testlog.New(t, "node logs")
 	cfg := DefaultConfig()
 	cfg.NodeID = "n1"
 	cfg.DataDir = dir

@@ -28,8 +28,7 @@ const waitTimeout = 20 * time.Second
 
 // testLogger logs to a buffer shown only when the test fails.
 func testLogger(t testing.TB) *slog.Logger {
-	logger, _ := testlog.New(t, "logs")
-	return logger
+	return testlog.New(t, "logs")
 }
 
 // server is a real single-node cluster behind a gateway on an httptest

@@ -32,12 +32,12 @@ func (b *Buffer) String() string {
 
 // New returns a debug-level text logger into a Buffer that t logs, under
 // title, only if it fails.
-func New(t testing.TB, title string) (*slog.Logger, *Buffer) {
+func New(t testing.TB, title string) *slog.Logger {
 	logs := &Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("%s:\n%s", title, logs.String())
 		}
 	})
-	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), logs
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
