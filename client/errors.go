@@ -42,28 +42,26 @@ func CodeOf(err error) string {
 	return ""
 }
 
-// retryableCodes are the codes after which the same request may be sent
-// again at once, to the same node after a backoff or to another one; Publish
-// does so by itself. A publish retried with the same message id never
-// creates a second copy. queue_full is left out on purpose: it is
-// backpressure (discard "new"), returned to the caller at once.
-var retryableCodes = map[string]bool{
-	protocol.CodeNotLeader:      true,
-	protocol.CodeUnavailable:    true,
-	protocol.CodeUnknownOutcome: true,
-	protocol.CodeTimeout:        true,
-	protocol.CodeTooManyConns:   true,
-	protocol.CodeSlowConsumer:   true,
-}
+// Retryable reports whether the server called the failure transient (retry
+// "yes" in the catalogue, protocol.Codes): the same request may be sent again
+// after a backoff, to this node or another; Publish does so by itself, and a
+// publish retried with the same message id never creates a second copy.
+// queue_full is "later", not transient: it is backpressure (discard "new"),
+// returned to the caller at once.
+func (e *Error) Retryable() bool { return protocol.IsTransient(e.Code) }
+
+// HTTPStatus is the HTTP status the server answers with this code.
+func (e *Error) HTTPStatus() int { return protocol.HTTPStatus(e.Code) }
 
 // IsRetryable reports whether the request that failed with err may be sent
 // again: the server said so by its code (no leader, no quorum, unknown
-// outcome, timeout) or the connection dropped before the reply.
+// outcome, timeout, …) or the connection dropped before the reply.
 func IsRetryable(err error) bool {
 	if errors.Is(err, ErrDisconnected) {
 		return true
 	}
-	return retryableCodes[CodeOf(err)]
+	var e *Error
+	return errors.As(err, &e) && e.Retryable()
 }
 
 // errorFromFrame turns an "error" frame or body into an *Error.

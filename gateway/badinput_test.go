@@ -12,7 +12,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/carriermq/carrier/protocol"
-	"github.com/carriermq/carrier/queue"
 )
 
 // goodClient publishes and receives on its own queue; alive checks that it
@@ -65,7 +64,21 @@ func TestBadInputOverWebSocket(t *testing.T) {
 		{"malformed JSON", `{"type":"publish",`, protocol.CodeBadFrame, ""},
 		{"not an object", `["publish"]`, protocol.CodeBadFrame, ""},
 		{"invalid UTF-8", "{\"type\":\"ping\",\"id\":\"\xff\xfe\"}", protocol.CodeBadFrame, ""},
-		{"wrong field type", `{"type":"publish","id":"w","queue":7}`, protocol.CodeBadFrame, ""},
+		{"wrong field type, id after it", `{"type":"publish","queue":7,"id":"w"}`, protocol.CodeBadFrame, "w"},
+		{"string for fromSeq", `{"type":"subscribe","id":"wt2","queue":"q","fromSeq":"abc"}`, protocol.CodeBadFrame, "wt2"},
+		{"number for queue", `{"type":"subscribe","id":"wt3","queue":5}`, protocol.CodeBadFrame, "wt3"},
+		{"bad base64 binary", `{"type":"publish","id":"wt4","queue":"q","binary":"!!!"}`, protocol.CodeBadFrame, "wt4"},
+		{"object for event", `{"type":"publish","id":"wt5","queue":"q","event":{}}`, protocol.CodeBadFrame, "wt5"},
+		{"number for headers", `{"type":"publish","id":"wt6","queue":"q","data":1,"headers":3}`, protocol.CodeBadFrame, "wt6"},
+		{"number header value", `{"type":"publish","id":"wt7","queue":"q","data":1,"headers":{"a":1}}`, protocol.CodeBadFrame, "wt7"},
+		{"string for seq", `{"type":"ack","id":"wt8","sub":"1","seq":"1"}`, protocol.CodeBadFrame, "wt8"},
+		{"negative seq", `{"type":"ack","id":"wt9","sub":"1","seqs":[-1]}`, protocol.CodeBadFrame, "wt9"},
+		{"string for maxDeliver", `{"type":"subscribe","id":"wt10","queue":"q","group":"g","maxDeliver":"5"}`, protocol.CodeBadFrame, "wt10"},
+		{"object for messages", `{"type":"publish","id":"wt11","queue":"q","messages":{}}`, protocol.CodeBadFrame, "wt11"},
+		{"number for type", `{"type":1,"id":"wt12"}`, protocol.CodeBadFrame, "wt12"},
+		{"number for id", `{"type":"ping","id":7}`, protocol.CodeBadFrame, ""},
+		{"id over 256 bytes", `{"type":"ping","id":"` + strings.Repeat("i", 257) + `"}`, protocol.CodeBadRequest, strings.Repeat("i", 257)},
+		{"fromSeq 0", `{"type":"subscribe","id":"z1","queue":"q","fromSeq":0}`, protocol.CodeBadRequest, "z1"},
 		{"unknown type", `{"type":"explode","id":"u1"}`, protocol.CodeUnknownType, "u1"},
 		{"server type", `{"type":"message","id":"u2"}`, protocol.CodeUnknownType, "u2"},
 		{"no type", `{"id":"n1"}`, protocol.CodeBadRequest, "n1"},
@@ -248,9 +261,9 @@ func TestStorageBudget(t *testing.T) {
 	if stored == 0 || stored >= 10 {
 		t.Fatalf("stored %d of 10 ~1 KiB messages under a 4 KiB budget", stored)
 	}
-	s.httpError("POST", "/v1/queues/q0/messages", body, http.StatusInsufficientStorage, string(queue.CodeStorageFull))
+	s.httpError("POST", "/v1/queues/q0/messages", body, http.StatusInsufficientStorage, protocol.CodeStorageFull)
 	c := s.dial()
-	c.expectError(protocol.Frame{Type: protocol.TypePublish, Queue: "q1", Data: json.RawMessage(`"` + strings.Repeat("y", 1000) + `"`)}, string(queue.CodeStorageFull))
+	c.expectError(protocol.Frame{Type: protocol.TypePublish, Queue: "q1", Data: json.RawMessage(`"` + strings.Repeat("y", 1000) + `"`)}, protocol.CodeStorageFull)
 	var list protocol.QueueList
 	s.httpDo("GET", "/v1/queues", nil, &list)
 	total := int64(0)

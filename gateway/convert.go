@@ -43,11 +43,11 @@ func queueConfigFromWire(pc protocol.QueueConfig) (queue.QueueConfig, *wireError
 	}
 	switch {
 	case c.Retention != "" && c.Retention != queue.RetentionLimits && c.Retention != queue.RetentionWorkqueue:
-		return c, errf(string(queue.CodeBadConfig), `retention must be "limits" or "workqueue"`)
+		return c, errf(protocol.CodeBadConfig, `retention must be "limits" or "workqueue"`)
 	case c.Discard != "" && c.Discard != queue.DiscardOld && c.Discard != queue.DiscardNew:
-		return c, errf(string(queue.CodeBadConfig), `discard must be "old" or "new"`)
+		return c, errf(protocol.CodeBadConfig, `discard must be "old" or "new"`)
 	case c.MaxMessages < 0 || c.MaxBytes < 0 || c.MaxMessageSize < 0 || c.MaxDeadLetters < 0:
-		return c, errf(string(queue.CodeBadConfig), "limits must not be negative")
+		return c, errf(protocol.CodeBadConfig, "limits must not be negative")
 	}
 	return c, nil
 }
@@ -59,13 +59,13 @@ func groupConfigFromWire(pg protocol.GroupConfig) (queue.GroupConfig, *wireError
 		return g, err
 	}
 	if g.MaxDeliver < 0 || g.MaxInFlight < 0 {
-		return g, errf(string(queue.CodeBadConfig), "maxDeliver and maxInFlight must not be negative")
+		return g, errf(protocol.CodeBadConfig, "maxDeliver and maxInFlight must not be negative")
 	}
 	if pg.Start != nil {
 		f := protocol.Frame{From: pg.Start.Kind, FromSeq: pg.Start.Seq, FromTime: pg.Start.Time}
 		pos, perr := positionOf(&f)
 		if perr != nil {
-			return g, errf(string(queue.CodeBadConfig), "group.start: %s", perr.Message)
+			return g, errf(protocol.CodeBadConfig, "group.start: %s", perr.Message)
 		}
 		g.Start = pos
 	}
@@ -75,7 +75,7 @@ func groupConfigFromWire(pg protocol.GroupConfig) (queue.GroupConfig, *wireError
 func configDuration(field, s string) (time.Duration, *wireError) {
 	d, err := parseDuration(field, s)
 	if err != nil {
-		return 0, errf(string(queue.CodeBadConfig), "%s", err.Message)
+		return 0, errf(protocol.CodeBadConfig, "%s", err.Message)
 	}
 	return d, nil
 }

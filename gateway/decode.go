@@ -51,17 +51,48 @@ func decodeFrame(b []byte, lim decodeLimits) (*request, *wireError) {
 	req := &request{}
 	if !decodePublishFast(b, &req.Frame) {
 		if err := json.Unmarshal(b, &req.Frame); err != nil {
-			return nil, errf(protocol.CodeBadFrame, "invalid JSON: %v", err)
+			return &request{Frame: protocol.Frame{ID: readableID(b)}}, errf(protocol.CodeBadFrame, "invalid JSON: %v", err)
 		}
 	}
 	if len(req.ID) > maxIDBytes {
-		req.ID = ""
 		return req, errf(protocol.CodeBadRequest, "id is longer than %d bytes", maxIDBytes)
+	}
+	if req.Type == protocol.TypeSubscribe && req.FromSeq == 0 && hasField(b, "fromSeq") {
+		return req, errf(protocol.CodeBadRequest, `fromSeq starts at 1 (seq 0 does not exist); "from":"first" is the oldest stored message`)
 	}
 	if err := req.validate(lim); err != nil {
 		return req, err
 	}
 	return req, nil
+}
+
+// hasField reports whether the JSON object b has the key name with a value
+// other than null. The decoded Frame cannot tell an absent number from 0.
+func hasField(b []byte, name string) bool {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(b, &fields) != nil {
+		return false
+	}
+	v, ok := fields[name]
+	return ok && string(v) != "null"
+}
+
+// readableID is the id of a frame that did not decode as a whole (a field of
+// the wrong type), so that its error still pairs with the request: the id
+// when the frame is a syntactically valid JSON object whose "id" is a
+// string, "" otherwise.
+func readableID(b []byte) string {
+	var fields struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(b, &fields) != nil {
+		return ""
+	}
+	var id string
+	if json.Unmarshal(fields.ID, &id) != nil {
+		return ""
+	}
+	return id
 }
 
 // validate checks the fields of the request's type.
@@ -149,7 +180,7 @@ func toQueueMessage(pm *protocol.Message, maxBytes int64) (*queue.Message, *wire
 		m.DeliverAt = t.UnixNano()
 	}
 	if size := m.Size(); size > maxBytes {
-		return nil, errf(string(queue.CodeMessageTooBig), "the message has %d bytes, the limit is %d", size, maxBytes)
+		return nil, errf(protocol.CodeMessageTooLarge, "the message has %d bytes, the limit is %d", size, maxBytes)
 	}
 	return m, nil
 }
@@ -253,7 +284,7 @@ func validName(what, name string) *wireError {
 		return errf(protocol.CodeBadRequest, "%s is required", what)
 	}
 	if err := queue.ValidateName(name); err != nil {
-		return errf(string(queue.CodeBadName), "%s name %q is not allowed: 1-128 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit", what, clip(name))
+		return errf(protocol.CodeBadName, "%s name %q is not allowed: 1-128 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit", what, clip(name))
 	}
 	return nil
 }

@@ -10,11 +10,11 @@ import (
 
 // decodeCodes are the codes decodeFrame may return (docs/protocol.md).
 var decodeCodes = map[string]bool{
-	protocol.CodeBadFrame:           true,
-	protocol.CodeUnknownType:        true,
-	protocol.CodeBadRequest:         true,
-	string(queue.CodeBadName):       true,
-	string(queue.CodeMessageTooBig): true,
+	protocol.CodeBadFrame:        true,
+	protocol.CodeUnknownType:     true,
+	protocol.CodeBadRequest:      true,
+	protocol.CodeBadName:         true,
+	protocol.CodeMessageTooLarge: true,
 }
 
 var fuzzLimits = decodeLimits{maxMessageBytes: 1 << 10, maxBatch: 10}

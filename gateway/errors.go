@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/carriermq/carrier/cluster"
 	"github.com/carriermq/carrier/protocol"
@@ -63,44 +62,5 @@ func definite(err error) bool {
 	return errors.As(err, &qe) || errors.As(err, &we) || errors.Is(err, cluster.ErrNotLeader)
 }
 
-// httpStatus is the HTTP status that goes with a protocol code.
-func httpStatus(code string) int {
-	if s, ok := statusOf[code]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
-var statusOf = map[string]int{
-	protocol.CodeBadFrame:            http.StatusBadRequest,
-	protocol.CodeBadRequest:          http.StatusBadRequest,
-	protocol.CodeUnknownType:         http.StatusBadRequest,
-	protocol.CodeFrameTooLarge:       http.StatusRequestEntityTooLarge,
-	protocol.CodeBodyTooLarge:        http.StatusRequestEntityTooLarge,
-	protocol.CodeTooManySubs:         http.StatusTooManyRequests,
-	protocol.CodeUnknownSub:          http.StatusNotFound,
-	protocol.CodeSlowConsumer:        http.StatusTooManyRequests,
-	protocol.CodeTooManyConns:        http.StatusServiceUnavailable,
-	protocol.CodeNotLeader:           http.StatusServiceUnavailable,
-	protocol.CodeUnavailable:         http.StatusServiceUnavailable,
-	protocol.CodeUnknownOutcome:      http.StatusGatewayTimeout,
-	protocol.CodeTimeout:             http.StatusGatewayTimeout,
-	protocol.CodeNotFound:            http.StatusNotFound,
-	protocol.CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
-	protocol.CodeInternal:            http.StatusInternalServerError,
-	string(queue.CodeBadName):        http.StatusBadRequest,
-	string(queue.CodeBadConfig):      http.StatusBadRequest,
-	string(queue.CodeBadCommand):     http.StatusBadRequest,
-	string(queue.CodeQueueNotFound):  http.StatusNotFound,
-	string(queue.CodeGroupNotFound):  http.StatusNotFound,
-	string(queue.CodeQueueExists):    http.StatusConflict,
-	string(queue.CodeQueueFull):      http.StatusTooManyRequests,
-	string(queue.CodeStorageFull):    http.StatusInsufficientStorage,
-	string(queue.CodeMessageTooBig):  http.StatusRequestEntityTooLarge,
-	string(queue.CodeNotPending):     http.StatusConflict,
-	string(queue.CodeNotMember):      http.StatusConflict,
-	string(queue.CodeTooManyQueues):  http.StatusConflict,
-	string(queue.CodeGroupExists):    http.StatusConflict,
-	string(queue.CodeTooManyGroups):  http.StatusConflict,
-	string(queue.CodeTooManyMembers): http.StatusConflict,
-}
+// httpStatus is the HTTP status that goes with a protocol code (the catalogue's).
+func httpStatus(code string) int { return protocol.HTTPStatus(code) }

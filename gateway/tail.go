@@ -237,7 +237,7 @@ func (t *tailSub) restored() {
 func (t *tailSub) deleted() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.gone = errf(string(queue.CodeQueueNotFound), "queue %s was deleted", t.queue)
+	t.gone = errf(protocol.CodeQueueNotFound, "queue %s was deleted", t.queue)
 	t.signal()
 }
 

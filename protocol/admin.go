@@ -6,6 +6,11 @@ package protocol
 // them to the state machine's types. Zero or empty fields mean "default"
 // when a queue is created and "unchanged" in an update (PATCH).
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // QueueConfig is a queue's settings as JSON.
 type QueueConfig struct {
 	Retention      string      `json:"retention,omitempty"` // "limits" or "workqueue"
@@ -28,11 +33,28 @@ type GroupConfig struct {
 }
 
 // Position is where a reader or a new group starts: kind "new", "first",
-// "seq" (with Seq) or "time" (with Time, RFC 3339).
+// "seq" (with Seq) or "time" (with Time, RFC 3339). In JSON it is an object
+// ({"kind":"first"}); a bare string ("first") is read as {"kind":"first"}.
 type Position struct {
 	Kind string `json:"kind"`
 	Seq  uint64 `json:"seq,omitempty"`
 	Time string `json:"time,omitempty"`
+}
+
+// UnmarshalJSON reads the object form or a bare kind string.
+func (p *Position) UnmarshalJSON(b []byte) error {
+	var kind string
+	if json.Unmarshal(b, &kind) == nil {
+		*p = Position{Kind: kind}
+		return nil
+	}
+	type plain Position // without this method
+	var v plain
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("start: want a kind string or an object with kind: %w", err)
+	}
+	*p = Position(v)
+	return nil
 }
 
 // QueueInfo describes a queue (GET /v1/queues/{queue}).
