@@ -132,26 +132,6 @@ func (g *Gateway) handlePurge(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, protocol.CountResponse{Purged: &res.Count})
 }
 
-func (g *Gateway) handleGroupInfo(w http.ResponseWriter, r *http.Request) {
-	name, werr := pathQueue(r)
-	group := r.PathValue("group")
-	if werr == nil {
-		werr = validName("group", group)
-	}
-	if werr != nil {
-		writeError(w, werr)
-		return
-	}
-	var info queue.GroupInfo
-	var err error
-	g.b.View(func(s *queue.State) { info, err = s.Group(name, group) })
-	if err != nil {
-		writeError(w, toWire(err))
-		return
-	}
-	writeJSON(w, http.StatusOK, groupInfoToWire(info))
-}
-
 // handleDeadLetters serves GET /v1/queues/{queue}/dlq?from=&limit=.
 func (g *Gateway) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	name, werr := pathQueue(r)

@@ -95,6 +95,10 @@ func (g *Gateway) handleLeave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := g.b.ID()
+	if !inConfiguration(g.b.Status(), id) {
+		writeError(w, errf(protocol.CodeNotFound, "node %s is not in the Raft configuration (it was removed or never added): nothing to leave; stop it, or add it back with POST /v1/cluster/members", id))
+		return
+	}
 	err := ca.RemoveMember(r.Context(), id)
 	if errors.Is(err, cluster.ErrNotLeader) {
 		err = g.forward(r.Context(), ca, "/v1/cluster/members/"+url.PathEscape(id)+"/remove", nil)
@@ -107,6 +111,16 @@ func (g *Gateway) handleLeave(w http.ResponseWriter, r *http.Request) {
 		g.log.Warn("leave gossip after removal", "err", err)
 	}
 	writeJSON(w, http.StatusOK, protocol.MemberChange{Member: id, Change: "left"})
+}
+
+// inConfiguration reports whether id is a voter or nonvoter as s sees it.
+func inConfiguration(s cluster.Status, id string) bool {
+	for _, m := range s.Members {
+		if m.ID == id {
+			return m.Suffrage == "Voter" || m.Suffrage == "Nonvoter"
+		}
+	}
+	return false
 }
 
 // answerChange writes the outcome of a membership change, forwarding the

@@ -166,3 +166,35 @@ func TestRemovedMemberRejoins(t *testing.T) {
 		t.Fatalf("delivery after rejoin: %+v", m)
 	}
 }
+
+// A group created over HTTP keeps messages for its first member; the same
+// settings again succeed, others are group_exists; a bare start string is
+// read as its kind; delete removes it.
+func TestHTTPGroupCreateAndDelete(t *testing.T) {
+	s := startServer(t, DefaultConfig())
+	s.httpDo("PUT", "/v1/queues/jobs", nil, nil)
+	s.httpError("PATCH", "/v1/queues/nope", `{"maxAge":"1h"}`, 404, "queue_not_found")
+	var info protocol.GroupInfo
+	if code := s.httpDo("PUT", "/v1/queues/jobs/groups/g", `{"maxDeliver":2,"start":"new"}`, &info); code != 200 ||
+		info.Config.MaxDeliver != 2 || info.Config.Start == nil || info.Config.Start.Kind != "new" {
+		t.Fatalf("create group: %d %+v", code, info)
+	}
+	if code := s.httpDo("PUT", "/v1/queues/jobs/groups/g", `{"maxDeliver":2,"start":{"kind":"new"}}`, &info); code != 200 {
+		t.Fatalf("create group again with the same settings: %d", code)
+	}
+	s.httpError("PUT", "/v1/queues/jobs/groups/g", `{"maxDeliver":3}`, 409, "group_exists")
+	s.httpError("PUT", "/v1/queues/jobs/groups/g", `{"start":7}`, 400, "bad_request")
+	s.httpError("PUT", "/v1/queues/nope/groups/g", nil, 404, "queue_not_found")
+
+	c := s.dial()
+	seq := c.publishWS("jobs", "job", "1")
+	sub := subscribeGroup(c, "jobs", "g", protocol.Frame{})
+	if m := c.message(sub); m.Seq != seq || m.Attempt != 1 {
+		t.Fatalf("first member got %+v, want seq %d published before it joined", m, seq)
+	}
+	var del protocol.DeleteResponse
+	if code := s.httpDo("DELETE", "/v1/queues/jobs/groups/g", nil, &del); code != 200 || del.Deleted != "g" {
+		t.Fatalf("delete group: %d %+v", code, del)
+	}
+	s.httpError("DELETE", "/v1/queues/jobs/groups/other", nil, 404, "group_not_found")
+}

@@ -35,6 +35,8 @@ func (g *Gateway) routes() []route {
 		{http.MethodGet, "/v1/queues/{queue}/messages", g.handleRead},
 		{http.MethodPost, "/v1/queues/{queue}/purge", g.handlePurge},
 		{http.MethodGet, "/v1/queues/{queue}/groups/{group}", g.handleGroupInfo},
+		{http.MethodPut, "/v1/queues/{queue}/groups/{group}", g.handleCreateGroup},
+		{http.MethodDelete, "/v1/queues/{queue}/groups/{group}", g.handleDeleteGroup},
 		{http.MethodGet, "/v1/queues/{queue}/dlq", g.handleDeadLetters},
 		{http.MethodPost, "/v1/queues/{queue}/dlq/redrive", g.handleRedrive},
 	}
