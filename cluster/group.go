@@ -36,7 +36,7 @@ type group struct {
 	wal        *walStore
 	snaps      *raft.FileSnapshotStore
 	transport  *raft.NetworkTransport
-	guarded    *guardedTransport // transport as raft sees it: the vote guard in front (voteguard.go)
+	rtrans     *raftTransport // transport as raft sees it: the relay with the heartbeat, commit and vote rules (rafttransport.go)
 	guard      *voteGuard
 	dialer     net.Dialer   // for connections to peers (forwarding): from the Raft bind IP
 	mux        *muxListener // the transport's listener, shared with forwarding
@@ -102,11 +102,12 @@ func (g *group) open(cfg Config, dir string) error {
 		g.log.Warn("the Raft log's tail was damaged on disk: not voting or campaigning until caught up with a leader")
 	}
 	g.guard = newVoteGuard(cached, g.log, !hasState || g.wal.tailDamaged)
-	g.guarded = newGuardedTransport(g.transport, g.guard, cfg.NodeID)
-	g.raft, err = raft.NewRaft(cfg.raftConfig(g.notify, g.log), g.fsm, cached, g.wal, g.snaps, g.guarded)
+	g.rtrans = newRaftTransport(g.transport, g.guard, cfg.NodeID)
+	g.raft, err = raft.NewRaft(cfg.raftConfig(g.notify, g.log), g.fsm, cached, g.wal, g.snaps, g.rtrans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
+	g.rtrans.setRaft(g.raft)
 	return g.bootstrap(cfg.Bootstrap, hasState)
 }
 
@@ -260,8 +261,8 @@ func (g *group) failStop() {
 // Raft must be shut down (or never started).
 func (g *group) closeStores() error {
 	var errs []error
-	if g.guarded != nil {
-		g.guarded.closeGuard()
+	if g.rtrans != nil {
+		g.rtrans.closeRelay()
 	}
 	if g.transport != nil {
 		g.transport.CloseStreams() // pooled outgoing connections; Close leaves them open
