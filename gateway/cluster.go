@@ -110,6 +110,7 @@ func (g *Gateway) handleLeave(w http.ResponseWriter, r *http.Request) {
 	if err := ca.LeaveGossip(); err != nil {
 		g.log.Warn("leave gossip after removal", "err", err)
 	}
+	g.log.Warn("this node left the cluster on request: stop it (its data is kept; POST /v1/cluster/members on a member adds it back)", "node", id)
 	writeJSON(w, http.StatusOK, protocol.MemberChange{Member: id, Change: "left"})
 }
 

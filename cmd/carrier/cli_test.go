@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/test/testlog"
+	"github.com/spf13/pflag"
 )
 
 // runCLI runs the command line in-process with env as the whole
@@ -107,13 +109,26 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestParseData(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`{"id":1}`, `{"id":1}`}, {`42`, `42`}, {`true`, `true`}, {`"quoted"`, `"quoted"`},
-		{`hello`, `"hello"`}, {`{broken`, `"{broken"`}, {` [1, 2] `, `[1, 2]`}, {``, `""`},
+	tests := []struct {
+		in       string
+		asString bool
+		want     string // "" for an error
+	}{
+		{`{"id":1}`, false, `{"id":1}`}, {`42`, false, `42`}, {`true`, false, `true`}, {`"quoted"`, false, `"quoted"`},
+		{`hello`, false, `"hello"`}, {` [1, 2] `, false, `[1, 2]`}, {``, false, `""`},
+		{`{"id":1`, false, ""}, {`{broken`, false, ""}, {`[1,`, false, ""}, {`"open`, false, ""},
+		{`{broken`, true, `"{broken"`}, {`{"id":1}`, true, `"{\"id\":1}"`}, {`42`, true, `"42"`},
 	}
 	for _, tt := range tests {
-		if got := string(parseData(tt.in)); got != tt.want {
-			t.Errorf("parseData(%q) = %s, want %s", tt.in, got, tt.want)
+		got, err := parseData(tt.in, tt.asString)
+		if tt.want == "" {
+			if err == nil || !strings.Contains(err.Error(), "--string") {
+				t.Errorf("parseData(%q) = %s, %v; want an error that names --string", tt.in, got, err)
+			}
+			continue
+		}
+		if err != nil || string(got) != tt.want {
+			t.Errorf("parseData(%q, %v) = %s, %v; want %s", tt.in, tt.asString, got, err, tt.want)
 		}
 	}
 }
@@ -181,6 +196,7 @@ func TestServePublishSubscribeInProcess(t *testing.T) {
 	}
 	checkCreateFlags(t, ctx, env)
 	checkHeadersAndDelay(t, ctx, env)
+	checkSingleNodeCLI(t, ctx, env, listen)
 	stop()
 	select {
 	case err := <-served:
@@ -261,5 +277,61 @@ func checkHeadersAndDelay(t *testing.T, ctx context.Context, env map[string]stri
 	}
 	if err := <-done; err != nil {
 		t.Errorf("sub stopped by cancel returned %v, want nil", err)
+	}
+}
+
+// Every flag of serve reads CARRIER_<FLAG>, as its --help promises: a value
+// that does not parse is reported under the variable's name.
+func TestEveryServeFlagHasItsVariable(t *testing.T) {
+	a := &app{}
+	serve := a.serveCmd()
+	n := 0
+	serve.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Name == "help" || f.Value.Type() == "string" {
+			return // a string flag accepts any value; the mapping is the same code path
+		}
+		n++
+		key := envKey(f.Name)
+		_, _, err := runCLI(context.Background(), map[string]string{key: "not-a-value"}, "", "serve")
+		if err == nil || !strings.Contains(err.Error(), "$"+key) {
+			t.Errorf("--%s: $%s=not-a-value gave %v, want an error naming $%s", f.Name, key, err, key)
+		}
+	})
+	for _, name := range []string{"max-store-bytes", "raft-segment-bytes", "snapshot-interval", "snapshot-threshold", "trailing-logs"} {
+		if serve.Flags().Lookup(name) == nil {
+			t.Errorf("serve has no --%s", name)
+		}
+	}
+	if n < 8 {
+		t.Fatalf("only %d typed flags checked", n)
+	}
+}
+
+// checkSingleNodeCLI: broken JSON is refused (and sent as a string with
+// --string), queue create echoes its group defaults, and cluster status on a
+// single node shows the node's own applied index and address.
+func checkSingleNodeCLI(t *testing.T, ctx context.Context, env map[string]string, listen string) {
+	t.Helper()
+	if _, _, err := runCLI(ctx, env, "", "pub", "broken", `{"id":1`); err == nil || !strings.Contains(err.Error(), "--string") {
+		t.Errorf("pub of broken JSON: %v, want a refusal naming --string", err)
+	}
+	if o, e, err := runCLI(ctx, env, "", "pub", "broken", `{"id":1`, "--string"); err != nil || !strings.Contains(o, "broken #1 published") {
+		t.Errorf("pub --string: %v\n%s%s", err, o, e)
+	}
+	o, e, err := runCLI(ctx, env, "", "queue", "create", "echo", "--max-deliver", "3")
+	if err != nil || !strings.Contains(o, "group defaults: ackWait=30s maxDeliver=3 maxInFlight=100 start=first") {
+		t.Errorf("queue create: %v\n%s%s", err, o, e)
+	}
+	o, e, err = runCLI(ctx, env, "", "cluster", "status")
+	if err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, e)
+	}
+	lines := strings.Split(strings.TrimSpace(o), "\n")
+	var applied uint64
+	fmt.Sscanf(lines[0][strings.Index(lines[0], "applied "):], "applied %d", &applied)
+	row := strings.Fields(lines[len(lines)-1])
+	want := []string{"n1", "off", "*", row[3], "http://" + listen, "Voter", fmt.Sprintf("%d/%d", applied, applied)}
+	if len(lines) != 3 || !strings.Contains(lines[1], "GOSSIP") || strings.Join(row, " ") != strings.Join(want, " ") || applied == 0 {
+		t.Errorf("cluster status on a single node:\n%s\nwant the row %v", o, want)
 	}
 }

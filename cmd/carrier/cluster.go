@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -46,30 +47,52 @@ func (a *app) clusterStatusCmd(f *clientFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.printCluster(f, st)
+				return a.printCluster(f, st, ad.URL())
 			})
 		},
 	}
 }
 
-// printCluster writes the status as JSON or as a header line and a table.
-func (a *app) printCluster(f *clientFlags, st protocol.ClusterStatus) error {
+// printCluster writes the status as JSON or as a header line and a table;
+// asked is the URL the status came from (the address of the node asked).
+func (a *app) printCluster(f *clientFlags, st protocol.ClusterStatus, asked string) error {
 	if f.json {
 		return printJSON(a.stdout, st)
 	}
 	fmt.Fprintf(a.stdout, "node %s: %s, leader %s, term %d, commit %d, applied %d\n",
 		st.NodeID, st.State, orDash(st.Leader), st.Term, st.CommitIndex, st.AppliedIndex)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tLEADER\tRAFT ADDR\tAPI ADDR\tSUFFRAGE\tAPPLIED/COMMIT")
+	fmt.Fprintln(tw, "ID\tGOSSIP\tLEADER\tRAFT ADDR\tAPI ADDR\tSUFFRAGE\tAPPLIED/COMMIT")
 	for _, m := range st.Members {
 		leader := ""
 		if m.Leader {
 			leader = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\n", m.ID, orDash(m.Gossip), leader,
-			orDash(m.Address), orDash(m.APIAddress), m.Suffrage, m.Applied, st.CommitIndex)
+		api, applied := m.APIAddress, m.Applied
+		if m.ID == st.NodeID { // the node asked: its own values are current
+			api, applied = orText(api, asked), st.AppliedIndex
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s/%d\n", m.ID, orText(m.Gossip, "off"), leader,
+			orDash(m.Address), orDash(api), m.Suffrage, appliedText(applied, m.Gossip), st.CommitIndex)
 	}
 	return tw.Flush()
+}
+
+// orText is s, or def when s is empty.
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// appliedText is a member's applied index, "-" when it is unknown (no
+// gossip to report it).
+func appliedText(applied uint64, gossip string) string {
+	if applied == 0 && gossip == "" {
+		return "-"
+	}
+	return strconv.FormatUint(applied, 10)
 }
 
 func (a *app) clusterRemoveCmd(f *clientFlags) *cobra.Command {

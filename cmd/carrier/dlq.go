@@ -121,7 +121,7 @@ dead letter of the queue is redriven.`,
 				if f.json {
 					return printJSON(a.stdout, map[string]any{"queue": args[0], "redriven": n})
 				}
-				_, err = fmt.Fprintf(a.stdout, "redrove %d dead letters of %s\n", n, args[0])
+				_, err = fmt.Fprintf(a.stdout, "%s of %s redriven\n", plural(n, "dead letter"), args[0])
 				return err
 			})
 		},
@@ -138,4 +138,12 @@ func parseSeqs(cmd *cobra.Command, args []string) ([]uint64, error) {
 		seqs = append(seqs, n)
 	}
 	return seqs, nil
+}
+
+// plural is "1 thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

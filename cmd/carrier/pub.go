@@ -19,6 +19,7 @@ type pubFlags struct {
 	id      string
 	headers []string
 	delay   time.Duration
+	text    bool
 }
 
 func (a *app) pubCmd() *cobra.Command {
@@ -30,7 +31,9 @@ func (a *app) pubCmd() *cobra.Command {
 
 DATA is any JSON value ('{"id":1}', 42, true, "text" with its quotes); anything
 that is not valid JSON is sent as a JSON string, so 'carrier pub q hello'
-publishes "hello". With "-" every non-empty line of stdin is one message,
+publishes "hello". DATA that starts like JSON ({, [ or ") but does not parse
+is refused, so that a broken object is not stored as a string; --string
+sends DATA as a JSON string whatever it looks like. With "-" every non-empty line of stdin is one message,
 published with up to 256 in flight. Without DATA the message has no data.
 
 The message id (--id, or a random one) lets the server drop a retried
@@ -39,6 +42,7 @@ answers "duplicate" and stores nothing. The queue is created on first publish
 when the server allows it (carrier serve does by default).`,
 		Example: `  carrier pub orders '{"id":42,"total":9.5}' --event order.created
   carrier pub orders hello
+  carrier pub notes '{not json}' --string
   carrier pub orders '{"id":42}' --id order-42 -H traceparent=00-abc-def-01
   carrier pub reminders '"wake up"' --delay 30s
   seq 1 5 | carrier pub numbers -`,
@@ -53,6 +57,7 @@ when the server allows it (carrier serve does by default).`,
 	fs.StringVar(&f.id, "id", "", "message id for de-duplication (default: random)")
 	fs.StringArrayVarP(&f.headers, "header", "H", nil, "header key=value (repeatable)")
 	fs.DurationVar(&f.delay, "delay", 0, "deliver to groups after this long (e.g. 30s)")
+	fs.BoolVar(&f.text, "string", false, "send DATA (or each stdin line) as a JSON string, even when it looks like JSON")
 	return cmd
 }
 
@@ -66,7 +71,9 @@ func (a *app) pub(cmd *cobra.Command, f *pubFlags, args []string) error {
 		return flagError(cmd, "--id names one message; it cannot be used with - (stdin)")
 	}
 	if len(args) == 2 && !fromStdin {
-		template.Data = parseData(args[1])
+		if template.Data, err = parseData(args[1], f.text); err != nil {
+			return flagError(cmd, "DATA %v", err)
+		}
 	}
 	c, err := f.dial(cmd.Context())
 	if err != nil {
@@ -107,14 +114,26 @@ func (f *pubFlags) template(cmd *cobra.Command) (client.Message, error) {
 	return m, nil
 }
 
-// parseData keeps valid JSON as it is and makes anything else a JSON string.
-func parseData(s string) json.RawMessage {
+// parseData keeps valid JSON as it is and makes anything else a JSON
+// string, except text that starts like JSON but does not parse: that is an
+// error unless asString, which makes every s a JSON string.
+func parseData(s string, asString bool) (json.RawMessage, error) {
 	t := strings.TrimSpace(s)
-	if t != "" && json.Valid([]byte(t)) {
-		return json.RawMessage(t)
+	if !asString && t != "" {
+		var v any
+		err := json.Unmarshal([]byte(t), &v)
+		if err == nil {
+			return json.RawMessage(t), nil
+		}
+		if strings.ContainsAny(t[:1], `{["`) {
+			return nil, fmt.Errorf("looks like JSON but does not parse (%w); fix it, or pass --string to send it as a JSON string", err)
+		}
 	}
-	b, _ := json.Marshal(s) // a string always encodes
-	return b
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encode as a JSON string: %w", err)
+	}
+	return b, nil
 }
 
 // pubLines publishes every non-empty stdin line, keeping a window of
@@ -124,7 +143,7 @@ func (a *app) pubLines(ctx context.Context, c *client.Client, f *pubFlags, queue
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(futures)
-		readErr <- a.readLines(ctx, c, queue, template, futures)
+		readErr <- a.readLines(ctx, c, queue, template, f.text, futures)
 	}()
 	var firstErr error
 	for p := range futures {
@@ -142,16 +161,19 @@ func (a *app) pubLines(ctx context.Context, c *client.Client, f *pubFlags, queue
 	return firstErr
 }
 
-func (a *app) readLines(ctx context.Context, c *client.Client, queue string, template client.Message, out chan<- *client.PublishFuture) error {
+func (a *app) readLines(ctx context.Context, c *client.Client, queue string, template client.Message, asString bool, out chan<- *client.PublishFuture) error {
 	sc := bufio.NewScanner(a.stdin)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() && ctx.Err() == nil {
+	for n := 1; sc.Scan() && ctx.Err() == nil; n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
 			continue
 		}
 		m := template
-		m.Data = parseData(line)
+		var err error
+		if m.Data, err = parseData(line, asString); err != nil {
+			return fmt.Errorf("stdin line %d %w", n, err)
+		}
 		out <- c.PublishAsync(queue, m)
 	}
 	if err := sc.Err(); err != nil {

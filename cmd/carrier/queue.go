@@ -262,7 +262,7 @@ flags are the defaults of groups created on this queue.`,
 				if f.json {
 					return printJSON(a.stdout, q)
 				}
-				_, err = fmt.Fprintf(a.stdout, "created queue %s (%s)\n", q.Name, configSummary(q.Config))
+				_, err = fmt.Fprintf(a.stdout, "created queue %s (%s; group defaults: %s)\n", q.Name, configSummary(q.Config), groupSummary(q.Config.Group))
 				return err
 			})
 		},

@@ -33,14 +33,22 @@ func (e usageError) Error() string {
 
 func (e usageError) Unwrap() error { return e.err }
 
-// envFlags are the flags that take their default from an environment
-// variable CARRIER_<FLAG> (upper case, "-" as "_"), for example
-// CARRIER_SERVER or CARRIER_DATA. A flag given on the command line wins.
-var envFlags = []string{"server", "data", "listen", "raft-bind", "raft-advertise",
-	"node-id", "auto-create", "log-level",
-	// cluster flags (serve)
-	"gossip-bind", "gossip-advertise", "join", "bootstrap-expect", "gossip-key-file",
-	"heartbeat-timeout", "election-timeout"}
+// envKey is the environment variable that sets a flag: CARRIER_<FLAG>
+// (upper case, "-" as "_"), for example CARRIER_SERVER or CARRIER_DATA. A
+// flag given on the command line wins.
+func envKey(flag string) string {
+	return "CARRIER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// envFlagged reports whether a flag of cmd takes its default from the
+// environment: every flag of serve (derived from its flag set, so a new
+// flag cannot be forgotten), and --server of the client commands.
+func envFlagged(cmd *cobra.Command, f *pflag.Flag) bool {
+	if f.Name == "help" {
+		return false
+	}
+	return cmd.Name() == "serve" || f.Name == "server"
+}
 
 // run executes the carrier command line args. It is main without the
 // process: the caller owns ctx (cancelled on SIGINT/SIGTERM), and errors are
@@ -97,18 +105,17 @@ or $CARRIER_SERVER).`,
 // applyEnv fills unset envFlags of cmd from the environment.
 func (a *app) applyEnv(cmd *cobra.Command) error {
 	var errs []error
-	for _, name := range envFlags {
-		f := cmd.Flags().Lookup(name)
-		if f == nil || f.Changed {
-			continue
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || !envFlagged(cmd, f) {
+			return
 		}
-		key := "CARRIER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		key := envKey(f.Name)
 		if v, ok := a.getenv(key); ok && v != "" {
-			if err := cmd.Flags().Set(name, v); err != nil {
+			if err := cmd.Flags().Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("$%s: %w", key, err))
 			}
 		}
-	}
+	})
 	if len(errs) > 0 {
 		return usageError{err: errors.Join(errs...), path: cmd.CommandPath()}
 	}

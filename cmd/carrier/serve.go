@@ -199,6 +199,7 @@ func (a *app) awaitStop(ctx context.Context, node *cluster.Node, served <-chan e
 	ready := time.NewTicker(50 * time.Millisecond)
 	defer ready.Stop()
 	announced := false
+	var watch removalWatch
 	for {
 		select {
 		case <-ctx.Done():
@@ -209,13 +210,37 @@ func (a *app) awaitStop(ctx context.Context, node *cluster.Node, served <-chan e
 		case err := <-node.Failed():
 			return fmt.Errorf("node stopped: %w", err)
 		case <-ready.C:
+			watch.check(node, log)
 			if !announced && node.Ready() == nil {
 				announced = true
-				ready.Stop()
+				ready.Reset(time.Second) // from now on only the removal watch
 				log.Info("ready", "url", url, "node", node.ID(), "data", data)
 				fmt.Fprintf(a.stdout, "Carrier is ready at %s (node %s, data in %s). Press Ctrl-C to stop.\n", url, node.ID(), data)
 			}
 		}
+	}
+}
+
+// removalWatch tells the operator, once, that this node was taken out of
+// the Raft configuration (cluster remove or leave) while it keeps running.
+type removalWatch struct {
+	member, warned bool
+}
+
+func (w *removalWatch) check(node *cluster.Node, log *slog.Logger) {
+	in := false
+	for _, m := range node.Status().Members {
+		if m.ID == node.ID() {
+			in = m.Suffrage == "Voter" || m.Suffrage == "Nonvoter"
+		}
+	}
+	switch {
+	case in:
+		w.member, w.warned = true, false
+	case w.member && !w.warned:
+		w.warned = true
+		log.Warn("this node was removed from the cluster's Raft configuration: it no longer takes part in the cluster and is not ready; stop it, or add it back with POST /v1/cluster/members on a member (its data is kept)",
+			"node", node.ID())
 	}
 }
 

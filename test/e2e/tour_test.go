@@ -155,7 +155,7 @@ func (tr *tour) deadLetters() {
 	if !strings.Contains(ls, "DLSEQ") || !strings.Contains(ls, "workers") || !strings.Contains(ls, `"resize"`) {
 		tr.t.Errorf("dlq ls printed:\n%s", ls)
 	}
-	if out := tr.srv.cli("dlq", "redrive", "jobs"); out != "redrove 1 dead letters of jobs\n" {
+	if out := tr.srv.cli("dlq", "redrive", "jobs"); out != "1 dead letter of jobs redriven\n" {
 		tr.t.Errorf("dlq redrive printed %q", out)
 	}
 	if out := tr.srv.cli("sub", "jobs", "--group", "workers", "--count", "1"); out != "#1 job {\"task\":\"resize\",\"image\":42}\n" {
