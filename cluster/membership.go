@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -59,7 +60,8 @@ type membership struct {
 	noted        map[string]bool      // logOnce's messages already logged
 	lastAlive    map[string]time.Time // Raft members' last sighting alive in gossip
 	stateSession map[string]string    // per node, the last session seen reporting Raft state
-	commits      []commitSample       // recent commit indexes, oldest first (promotion)
+	commitsMu    sync.Mutex
+	commits      []commitSample // recent commit indexes, oldest first (promotion, SafeToStop); guarded by commitsMu
 }
 
 // startMembership starts gossip and the membership loop for g.

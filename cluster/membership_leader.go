@@ -65,6 +65,8 @@ type commitSample struct {
 // sampleCommit records the commit index, keeping samples for twice
 // promoteWindow. Called every step.
 func (m *membership) sampleCommit() {
+	m.commitsMu.Lock()
+	defer m.commitsMu.Unlock()
 	now := time.Now()
 	m.commits = append(m.commits, commitSample{at: now, commit: m.g.raft.CommitIndex()})
 	drop := 0
@@ -77,6 +79,8 @@ func (m *membership) sampleCommit() {
 // commitBefore is the newest sampled commit index at least d old, or the
 // oldest sample when none is that old (a leader of a moment ago: stricter).
 func (m *membership) commitBefore(d time.Duration) uint64 {
+	m.commitsMu.Lock()
+	defer m.commitsMu.Unlock()
 	cutoff := time.Now().Add(-d)
 	for i := len(m.commits) - 1; i >= 0; i-- {
 		if !m.commits[i].at.After(cutoff) {
