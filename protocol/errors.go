@@ -27,21 +27,22 @@ const (
 	CodeInternal         = "internal"
 
 	// The state machine's codes (queue.Code*).
-	CodeBadName         = "bad_name"
-	CodeBadConfig       = "bad_config"
-	CodeQueueNotFound   = "queue_not_found"
-	CodeQueueExists     = "queue_exists"
-	CodeGroupNotFound   = "group_not_found"
-	CodeGroupExists     = "group_exists"
-	CodeQueueFull       = "queue_full"
-	CodeStorageFull     = "storage_full"
-	CodeMessageTooLarge = "message_too_large"
-	CodeNotPending      = "not_pending"
-	CodeNotMember       = "not_member"
-	CodeTooManyQueues   = "too_many_queues"
-	CodeTooManyGroups   = "too_many_groups"
-	CodeTooManyMembers  = "too_many_members"
-	CodeBadCommand      = "bad_command"
+	CodeBadName            = "bad_name"
+	CodeBadConfig          = "bad_config"
+	CodeQueueNotFound      = "queue_not_found"
+	CodeQueueExists        = "queue_exists"
+	CodeGroupNotFound      = "group_not_found"
+	CodeGroupExists        = "group_exists"
+	CodeQueueFull          = "queue_full"
+	CodeStorageFull        = "storage_full"
+	CodeMessageTooLarge    = "message_too_large"
+	CodeNotPending         = "not_pending"
+	CodeNotMember          = "not_member"
+	CodeTooManyQueues      = "too_many_queues"
+	CodeTooManyGroups      = "too_many_groups"
+	CodeTooManyMembers     = "too_many_members"
+	CodeBadCommand         = "bad_command"
+	CodePreconditionFailed = "precondition_failed"
 )
 
 // Retry says whether repeating a failed request may succeed.
@@ -118,6 +119,8 @@ var Codes = []ErrorCode{
 		"the queue has the maximum number of groups (1000)"},
 	{CodeTooManyMembers, http.StatusConflict, RetryLater, "", "the group has the maximum number of members (10,000)"},
 	{CodeBadCommand, http.StatusBadRequest, RetryNo, "", "a command the state machine cannot apply as given"},
+	{CodePreconditionFailed, http.StatusPreconditionFailed, RetryNo, "read the object again, re-apply the change, send it with the new version",
+		"an update's `If-Match` names a version (`etag`) of the settings that is no longer current: someone changed them meanwhile"},
 }
 
 var codeIndex = func() map[string]ErrorCode {

@@ -57,6 +57,8 @@ func (s *State) apply(t *tx, c Command) Result {
 		return s.createGroup(t, c)
 	case DeleteGroup:
 		return s.deleteGroup(t, c)
+	case UpdateGroup:
+		return s.updateGroup(t, c)
 	}
 	return failed(Errorf(CodeBadCommand, "unknown command %T", c))
 }
@@ -92,6 +94,8 @@ func deref(c Command) Command {
 	case *CreateGroup:
 		return derefOr(p, c)
 	case *DeleteGroup:
+		return derefOr(p, c)
+	case *UpdateGroup:
 		return derefOr(p, c)
 	}
 	return c
@@ -146,6 +150,9 @@ func (s *State) updateQueue(t *tx, c UpdateQueue) Result {
 	q, err := s.lookup(c.Name)
 	if err != nil {
 		return failed(err.(*Error))
+	}
+	if err := checkMatch("queue "+c.Name, c.IfMatch, q.config.ETag()); err != nil {
+		return failed(err)
 	}
 	cfg := c.Config.WithDefaults(DefaultQueueConfig())
 	if err := cfg.Validate(); err != nil {
@@ -422,6 +429,32 @@ func (s *State) createGroup(t *tx, c CreateGroup) Result {
 		return failed(err)
 	}
 	q.dropAcked()
+	s.rearm(q)
+	return Result{Queue: infoPtr(q)}
+}
+
+func (s *State) updateGroup(t *tx, c UpdateGroup) Result {
+	q, g, err := s.lookupGroup(c.Queue, c.Group)
+	if err != nil {
+		return failed(err.(*Error))
+	}
+	if err := checkMatch("group "+c.Group, c.IfMatch, g.config.ETag()); err != nil {
+		return failed(err)
+	}
+	cfg := c.Config
+	if cfg.Start == (Position{}) {
+		cfg.Start = g.config.Start
+	}
+	cfg = cfg.WithDefaults(q.config.Group)
+	if err := cfg.Validate(); err != nil {
+		return failed(err.(*Error))
+	}
+	if cfg.Start != g.config.Start {
+		return failed(Errorf(CodeBadConfig, "group %q: start applies when a group is created (it has %s); delete and create the group to start elsewhere", c.Group, g.config.Start.Kind))
+	}
+	g.setConfig(cfg)
+	q.deadLetterSpent(t, g)
+	q.settle(t, g)
 	s.rearm(q)
 	return Result{Queue: infoPtr(q)}
 }

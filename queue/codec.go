@@ -73,7 +73,7 @@ func (e *encoder) command(c Command) error {
 func opOf(c Command) (Op, error) {
 	switch c.(type) {
 	case CreateQueue, UpdateQueue, DeleteQueue, PurgeQueue, Publish, Join, Leave,
-		Ack, Nack, Tick, Redrive, ResetNode, CreateGroup, DeleteGroup:
+		Ack, Nack, Tick, Redrive, ResetNode, CreateGroup, DeleteGroup, UpdateGroup:
 		return c.Op(), nil
 	case nil:
 		return 0, errors.New("nil command")
@@ -90,6 +90,7 @@ func (e *encoder) body(c Command) error {
 	case UpdateQueue:
 		e.string(c.Name)
 		e.queueConfig(c.Config)
+		e.optionalString(c.IfMatch)
 	case DeleteQueue:
 		e.string(c.Name)
 	case PurgeQueue:
@@ -130,6 +131,11 @@ func (e *encoder) body(c Command) error {
 	case DeleteGroup:
 		e.string(c.Queue)
 		e.string(c.Group)
+	case UpdateGroup:
+		e.string(c.Queue)
+		e.string(c.Group)
+		e.groupConfig(c.Config)
+		e.optionalString(c.IfMatch)
 	default:
 		return fmt.Errorf("unknown command type %T", c)
 	}
@@ -247,7 +253,7 @@ func (d *decoder) body(op Op) Command {
 	case OpCreateQueue:
 		return CreateQueue{Name: d.string(), Config: d.queueConfig(), MaxQueues: d.int()}
 	case OpUpdateQueue:
-		return UpdateQueue{Name: d.string(), Config: d.queueConfig()}
+		return UpdateQueue{Name: d.string(), Config: d.queueConfig(), IfMatch: d.optionalString()}
 	case OpDeleteQueue:
 		return DeleteQueue{Name: d.string()}
 	case OpPurgeQueue:
@@ -272,6 +278,8 @@ func (d *decoder) body(op Op) Command {
 		return CreateGroup{Queue: d.string(), Group: d.string(), Config: d.groupConfig()}
 	case OpDeleteGroup:
 		return DeleteGroup{Queue: d.string(), Group: d.string()}
+	case OpUpdateGroup:
+		return UpdateGroup{Queue: d.string(), Group: d.string(), Config: d.groupConfig(), IfMatch: d.optionalString()}
 	}
 	d.fail("unknown op %d", op)
 	return nil

@@ -34,6 +34,7 @@ func sampleCommands() []Command {
 	return []Command{
 		CreateQueue{Name: "q", Config: cfg, MaxQueues: 100},
 		UpdateQueue{Name: "q", Config: cfg},
+		UpdateQueue{Name: "q", Config: cfg, IfMatch: "0123456789abcdef"},
 		DeleteQueue{Name: "q"},
 		PurgeQueue{Name: "q"},
 		Publish{Queue: "q", Create: &cfg, MaxQueues: -1, MaxTotalBytes: 1 << 30, Messages: msgs},
@@ -47,6 +48,8 @@ func sampleCommands() []Command {
 		ResetNode{Node: "n", Keep: "s"},
 		CreateGroup{Queue: "q", Group: "g", Config: cfg.Group},
 		DeleteGroup{Queue: "q", Group: "g"},
+		UpdateGroup{Queue: "q", Group: "g", Config: cfg.Group, IfMatch: "fedcba9876543210"},
+		UpdateGroup{Queue: "q", Group: "g"},
 	}
 }
 
@@ -62,7 +65,7 @@ func TestEntryRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	for op := OpCreateQueue; op <= OpDeleteGroup; op++ {
+	for op := OpCreateQueue; op <= OpUpdateGroup; op++ {
 		if !ops[op] {
 			t.Errorf("op %d has no round-trip case", op)
 		}

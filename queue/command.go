@@ -22,6 +22,7 @@ const (
 	OpResetNode   Op = 12
 	OpCreateGroup Op = 13
 	OpDeleteGroup Op = 14
+	OpUpdateGroup Op = 15
 )
 
 // Command is one operation on the state. Commands are values built by the
@@ -49,9 +50,15 @@ type CreateQueue struct {
 
 // UpdateQueue replaces the settings of an existing queue. Lowered limits are
 // enforced at once (discarding the oldest messages).
+//
+// IfMatch, when set, is the ETag of the settings the caller read: the
+// update fails with CodePreconditionFailed if they changed meanwhile. It is
+// encoded only when set, so entries without it stay readable by builds that
+// predate it.
 type UpdateQueue struct {
-	Name   string
-	Config QueueConfig
+	Name    string
+	Config  QueueConfig
+	IfMatch string
 }
 
 // DeleteQueue removes a queue, its messages, groups and dead letters.
@@ -137,6 +144,19 @@ type CreateGroup struct {
 	Config GroupConfig
 }
 
+// UpdateGroup replaces the settings of an existing group in place: zero
+// fields take the queue's group defaults, a zero Start keeps the group's
+// (a start applies when a group is created; another one is refused). A
+// lower MaxInFlight holds back new deliveries until members are below it;
+// AckWait applies to later deliveries, MaxDeliver to later failures.
+// IfMatch is as for UpdateQueue.
+type UpdateGroup struct {
+	Queue   string
+	Group   string
+	Config  GroupConfig
+	IfMatch string
+}
+
 // DeleteGroup removes a consumer group and its state.
 type DeleteGroup struct {
 	Queue string
@@ -157,13 +177,14 @@ func (Redrive) Op() Op     { return OpRedrive }
 func (ResetNode) Op() Op   { return OpResetNode }
 func (CreateGroup) Op() Op { return OpCreateGroup }
 func (DeleteGroup) Op() Op { return OpDeleteGroup }
+func (UpdateGroup) Op() Op { return OpUpdateGroup }
 
 // Result is the outcome of one command. Err is nil or an *Error; the other
 // fields are set by the commands that produce them.
 type Result struct {
 	Err       error
 	Published []PublishAck // Publish
-	Queue     *QueueInfo   // CreateQueue, UpdateQueue, CreateGroup
+	Queue     *QueueInfo   // CreateQueue, UpdateQueue, CreateGroup, UpdateGroup
 	Count     int          // PurgeQueue: removed; Ack/Nack: applied; Redrive: moved; ResetNode: members removed
 }
 

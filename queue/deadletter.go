@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 )
@@ -27,6 +28,26 @@ func (q *queue) deadLetter(t *tx, g *group, e *entry) {
 	g.drop(e)
 	q.dead.list = append(q.dead.list, dl)
 	q.dead.trim(q.config.MaxDeadLetters)
+}
+
+// deadLetterSpent moves to the dead letters, in seq order, every waiting
+// (ready or scheduled) entry of g whose attempts reach MaxDeliver: after
+// MaxDeliver was lowered, they would otherwise be delivered again. Pending
+// ones go at their next failure.
+func (q *queue) deadLetterSpent(t *tx, g *group) {
+	var spent []*entry
+	for _, h := range []*entryHeap{&g.ready, &g.sched} {
+		for _, e := range h.es {
+			if e.attempts >= g.config.MaxDeliver {
+				spent = append(spent, e)
+			}
+		}
+	}
+	slices.SortFunc(spent, func(a, b *entry) int { return cmp.Compare(a.seq, b.seq) })
+	for _, e := range spent {
+		g.detach(e)
+		q.deadLetter(t, g, e)
+	}
 }
 
 // trim drops the oldest dead letters beyond max.

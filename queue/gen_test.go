@@ -62,8 +62,10 @@ func (g *cmdGen) command() Command {
 		return Redrive{Queue: q, DLSeqs: g.dlSeqs()}
 	case k < 84:
 		return CreateQueue{Name: q, Config: g.queueConfig(), MaxQueues: g.r.IntN(4)}
+	case k < 86:
+		return UpdateQueue{Name: q, Config: g.queueConfig(), IfMatch: g.pick("", "", "0000000000000000")}
 	case k < 87:
-		return UpdateQueue{Name: q, Config: g.queueConfig()}
+		return UpdateGroup{Queue: q, Group: g.group(), Config: g.groupConfig(), IfMatch: g.pick("", "", "0000000000000000")}
 	case k < 90:
 		return CreateGroup{Queue: q, Group: g.group(), Config: g.groupConfig()}
 	case k < 92:

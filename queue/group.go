@@ -151,6 +151,19 @@ func (g *group) toPending(e *entry, m *member, deadline int64) {
 	}
 }
 
+// setConfig replaces the group's settings and recounts the members with
+// room under the new MaxInFlight. A member above a lowered limit keeps its
+// pending entries; it counts as full until it is below the limit again.
+func (g *group) setConfig(cfg GroupConfig) {
+	g.config = cfg
+	g.open = 0
+	for _, m := range g.members {
+		if len(m.pending) < cfg.MaxInFlight {
+			g.open++
+		}
+	}
+}
+
 // addMember appends a member in join order.
 func (g *group) addMember(ref MemberRef) *member {
 	m := &member{ref: ref, pending: make(map[uint64]*entry)}

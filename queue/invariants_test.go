@@ -172,7 +172,7 @@ func checkEntryState(q *queue, g *group, seq uint64, e *entry) error {
 		return errors.New("member set iff pending")
 	case e.state == statePending && (e.member.pending[seq] != e || len(e.history) == 0 || e.attempts < 1):
 		return errors.New("pending entry not in its member or without history")
-	case e.attempts > g.config.MaxDeliver || (e.state != statePending && e.attempts >= g.config.MaxDeliver):
+	case e.state != statePending && e.attempts >= g.config.MaxDeliver: // a pending one may exceed a MaxDeliver lowered since its delivery
 		return fmt.Errorf("%d attempts", e.attempts)
 	case len(e.history) > maxHistory:
 		return fmt.Errorf("%d history records", len(e.history))
@@ -190,7 +190,8 @@ func checkMembers(g *group) error {
 		return errors.New("members and byID differ")
 	}
 	for _, m := range g.members {
-		if g.byID[m.ref.ID] != m || len(m.pending) > g.config.MaxInFlight {
+		// len(m.pending) may exceed a MaxInFlight lowered since (UpdateGroup).
+		if g.byID[m.ref.ID] != m {
 			return fmt.Errorf("member %s inconsistent", m.ref.ID)
 		}
 		for seq, e := range m.pending {

@@ -16,6 +16,7 @@ import (
 //	ack <q> <g> <member> seq...            nack <q> <g> <member> seq... [delay=D]
 //	redrive <q> [dlseq...]                 reset <node> [keep=S]
 //	create-group <q> <g> [group config]    delete-group <q> <g>
+//	update-group <q> <g> [group config] [ifMatch=E]
 //	nil                                    (a nil command)
 //
 // config is key=value pairs named as the JSON fields of QueueConfig and
@@ -31,8 +32,8 @@ func (r *scriptRunner) command(line string) Command {
 		cfg, kv := r.queueConfig(args[1:])
 		return CreateQueue{Name: args[0], Config: cfg, MaxQueues: int(r.uint(kv["maxQueues"]))}
 	case "update":
-		cfg, _ := r.queueConfig(args[1:])
-		return UpdateQueue{Name: args[0], Config: cfg}
+		cfg, kv := r.queueConfig(args[1:])
+		return UpdateQueue{Name: args[0], Config: cfg, IfMatch: kv["ifMatch"]}
 	case "delete":
 		return DeleteQueue{Name: args[0]}
 	case "purge":
@@ -65,6 +66,9 @@ func (r *scriptRunner) command(line string) Command {
 		return CreateGroup{Queue: args[0], Group: args[1], Config: cfg.Group}
 	case "delete-group":
 		return DeleteGroup{Queue: args[0], Group: args[1]}
+	case "update-group":
+		cfg, kv := r.queueConfig(args[2:])
+		return UpdateGroup{Queue: args[0], Group: args[1], Config: cfg.Group, IfMatch: kv["ifMatch"]}
 	case "nil":
 		return nil
 	}

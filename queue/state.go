@@ -177,6 +177,7 @@ func (q *queue) info() QueueInfo {
 		DeadLetters: int64(len(q.dead.list)),
 		Groups:      groups,
 		Created:     q.created,
+		ETag:        q.config.ETag(),
 	}
 }
 
@@ -190,6 +191,7 @@ func (q *queue) groupInfo(g *group) GroupInfo {
 		Scheduled:   int64(g.sched.Len()),
 		AckFloor:    g.floor(),
 		Redelivered: g.redelivered,
+		ETag:        g.config.ETag(),
 	}
 }
 

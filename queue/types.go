@@ -131,6 +131,7 @@ type QueueInfo struct {
 	DeadLetters int64       `json:"deadLetters"`
 	Groups      []GroupInfo `json:"groups"` // sorted by name
 	Created     int64       `json:"created"`
+	ETag        string      `json:"etag"` // version of Config (etag.go)
 }
 
 // GroupInfo describes a consumer group.
@@ -143,4 +144,5 @@ type GroupInfo struct {
 	Scheduled   int64       `json:"scheduled"` // waiting for deliverAt or a nack delay
 	AckFloor    uint64      `json:"ackFloor"`  // every seq <= AckFloor is done
 	Redelivered int64       `json:"redelivered"`
+	ETag        string      `json:"etag"` // version of Config (etag.go)
 }

@@ -41,6 +41,15 @@ func (e *encoder) string(s string) {
 	e.buf = append(e.buf, s...)
 }
 
+// optionalString is a field appended to a command after its first release:
+// written only when set, so an entry without it has the old encoding. It
+// must be the body's last field.
+func (e *encoder) optionalString(s string) {
+	if s != "" {
+		e.string(s)
+	}
+}
+
 func (e *encoder) bytes(b []byte) {
 	e.uvarint(uint64(len(b)))
 	e.buf = append(e.buf, b...)
@@ -231,6 +240,20 @@ func (d *decoder) string() string {
 		return ""
 	}
 	return string(d.take(n))
+}
+
+// optionalString reads a field written by encoder.optionalString: absent
+// at the end of the body, or a non-empty string (an empty one would have
+// two encodings, and is refused).
+func (d *decoder) optionalString() string {
+	if d.remaining() == 0 {
+		return ""
+	}
+	s := d.string()
+	if s == "" && d.err == nil {
+		d.fail("optional string present but empty")
+	}
+	return s
 }
 
 func (d *decoder) bytes() []byte {
