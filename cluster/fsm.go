@@ -27,10 +27,11 @@ type fsm struct {
 	newStore func() queue.Store
 	onApply  func() // called after each batch, outside the lock; must not block
 
-	mu        sync.RWMutex
-	state     *queue.State     // guarded by mu
-	observers []observerRecord // guarded by mu; in registration order
-	nextObs   uint64           // guarded by mu
+	mu         sync.RWMutex
+	state      *queue.State     // guarded by mu
+	observers  []observerRecord // guarded by mu; in registration order
+	nextObs    uint64           // guarded by mu
+	dropWarned map[string]bool  // guarded by mu; queues whose limit drops were logged (drops.go)
 
 	// Invariant: applied is the index of the last log handed to the FSM
 	// (command or configuration) and reflected in state.
@@ -108,6 +109,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 // applyEntry applies one entry and tells the observers. mu must be held for writing.
 func (f *fsm) applyEntry(index uint64, e queue.Entry) []queue.Result {
 	results, events := f.state.Apply(index, e)
+	f.warnDrops(events)
 	f.entries.Add(1)
 	f.commands.Add(uint64(len(e.Commands)))
 	if len(events) > 0 {

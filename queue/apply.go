@@ -159,7 +159,9 @@ func (s *State) updateQueue(t *tx, c UpdateQueue) Result {
 		return failed(err.(*Error))
 	}
 	q.config = cfg
+	before := q.dropped
 	q.enforceLimits(t.now)
+	q.reportDrops(t, before)
 	q.dead.trim(cfg.MaxDeadLetters)
 	q.dedup.prune(t.now, cfg.DedupWindow)
 	q.settle(t)

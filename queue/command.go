@@ -203,6 +203,9 @@ const (
 	EventQueueDeleted
 	// EventQueuePurged: every message of Queue up to Seq was removed.
 	EventQueuePurged
+	// EventLimitDropped: a limit of Queue (maxMessages, maxBytes, maxAge)
+	// removed Count of its oldest messages, through Seq.
+	EventLimitDropped
 )
 
 // Event is a side effect of Apply that node-local delivery acts on. Apply
@@ -217,4 +220,5 @@ type Event struct {
 	Attempt  int
 	Message  *Message   // EventDeliver
 	Messages []*Message // EventAppended
+	Count    int64      // EventLimitDropped
 }

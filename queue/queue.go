@@ -24,6 +24,7 @@ type queue struct {
 	config  QueueConfig
 	created int64
 	lastSeq uint64 // last seq ever assigned
+	dropped int64  // messages a limit removed (maxMessages, maxBytes, maxAge), never consumed or purged
 	store   Store
 	dedup   dedupIndex
 	groups  map[string]*group
@@ -113,6 +114,8 @@ func (q *queue) seqAtTime(t int64) uint64 {
 // bytes); math.MaxInt64 means no cap.
 func (q *queue) publish(t *tx, msgs []*Message, budget int64) []PublishAck {
 	q.dedup.prune(t.now, q.config.DedupWindow)
+	before := q.dropped
+	defer q.reportDrops(t, before)
 	acks := make([]PublishAck, len(msgs))
 	var appended []*Message
 	for i, m := range msgs {
@@ -181,9 +184,23 @@ func (q *queue) makeRoom(size int64) error {
 		return Errorf(CodeQueueFull, "queue %q is full (%d messages, %d bytes)", q.name, q.store.Len(), q.store.Bytes())
 	}
 	for q.store.Len() > 0 && full() {
-		must(q.store.DropThrough(q.store.FirstSeq()))
+		q.dropFirst()
 	}
 	return nil
+}
+
+// dropFirst drops the oldest stored message because a limit needs room.
+func (q *queue) dropFirst() {
+	must(q.store.DropThrough(q.store.FirstSeq()))
+	q.dropped++
+}
+
+// reportDrops emits EventLimitDropped when limits dropped messages since
+// the count was before.
+func (q *queue) reportDrops(t *tx, before int64) {
+	if n := q.dropped - before; n > 0 {
+		t.emit(Event{Kind: EventLimitDropped, Queue: q.name, Seq: q.firstStored() - 1, Count: n})
+	}
 }
 
 // enforceLimits drops the oldest messages until the store is within
@@ -191,7 +208,7 @@ func (q *queue) makeRoom(size int64) error {
 func (q *queue) enforceLimits(now int64) {
 	c := q.config
 	for q.store.Len() > c.MaxMessages || q.store.Bytes() > c.MaxBytes {
-		must(q.store.DropThrough(q.store.FirstSeq()))
+		q.dropFirst()
 	}
 	if c.MaxAge > 0 {
 		q.dropOlderThan(now, c.MaxAge)
@@ -206,7 +223,7 @@ func (q *queue) dropOlderThan(now int64, maxAge time.Duration) {
 		if addDur(first.Time, maxAge) > now {
 			return
 		}
-		must(q.store.DropThrough(first.Seq))
+		q.dropFirst()
 	}
 }
 
@@ -347,6 +364,7 @@ func (q *queue) runTimers(t *tx, g *group) {
 
 // tick runs every timer of q due at t.now, then retention and assignment.
 func (q *queue) tick(t *tx) {
+	defer q.reportDrops(t, q.dropped)
 	for _, name := range q.names {
 		q.runTimers(t, q.groups[name])
 	}

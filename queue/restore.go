@@ -31,6 +31,7 @@ type snapReader struct {
 	d        decoder
 	newStore func() Store
 	now      int64 // the snapshot's last time: no recorded time may be later
+	version  byte  // the snapshot's format version
 }
 
 // maxSeq bounds restored seqs far below overflow.
@@ -70,8 +71,9 @@ func (sr *snapReader) trailer() error {
 
 func (sr *snapReader) state() (*State, error) {
 	d := &sr.d
-	if v := d.byte(); d.err == nil && v != snapshotVersion {
-		return nil, fmt.Errorf("%w: snapshot version %d, want %d", errMalformed, v, snapshotVersion)
+	sr.version = d.byte()
+	if d.err == nil && (sr.version < 1 || sr.version > snapshotVersion) {
+		return nil, fmt.Errorf("%w: snapshot version %d, want 1 to %d", errMalformed, sr.version, snapshotVersion)
 	}
 	s := New(sr.newStore)
 	s.applied = d.uvarint()
@@ -95,20 +97,24 @@ func (sr *snapReader) state() (*State, error) {
 func (sr *snapReader) queue(s *State) (*queue, error) {
 	d := &sr.d
 	name, cfg, created, lastSeq := d.string(), d.queueConfig(), d.varint(), d.uvarint()
+	var dropped uint64
+	if sr.version >= 2 {
+		dropped = d.uvarint()
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
 	if err := ValidateName(name); err != nil {
 		return nil, fmt.Errorf("%w: %w", errInvalid, err)
 	}
-	if created > sr.now || lastSeq > maxSeq {
+	if created > sr.now || lastSeq > maxSeq || dropped > lastSeq {
 		return nil, fmt.Errorf("%w: queue %q: created %d or last seq %d out of range", errInvalid, name, created, lastSeq)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: queue %q: %w", errInvalid, name, err)
 	}
 	q := newQueue(name, cfg, created, s.makeStore())
-	q.lastSeq = lastSeq
+	q.lastSeq, q.dropped = lastSeq, int64(dropped)
 	steps := []func(*queue) error{sr.messages, sr.dedupRecords, sr.groups, sr.deadLetters}
 	for _, step := range steps {
 		if err := step(q); err != nil {

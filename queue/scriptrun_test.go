@@ -138,6 +138,8 @@ func formatEvent(ev Event) string {
 		return fmt.Sprintf("> member-removed %s/%s %s", ev.Queue, ev.Group, ev.Member)
 	case EventQueueDeleted:
 		return fmt.Sprintf("> queue-deleted %s", ev.Queue)
+	case EventLimitDropped:
+		return fmt.Sprintf("> dropped %s through=%d count=%d", ev.Queue, ev.Seq, ev.Count)
 	case EventQueuePurged:
 		return fmt.Sprintf("> queue-purged %s seq=%d", ev.Queue, ev.Seq)
 	}
@@ -184,8 +186,8 @@ func (r *scriptRunner) info(args []string) string {
 }
 
 func formatQueue(q QueueInfo) string {
-	return fmt.Sprintf("queue %s first=%d last=%d messages=%d bytes=%d deadLetters=%d groups=%d created=%s",
-		q.Name, q.FirstSeq, q.LastSeq, q.Messages, q.Bytes, q.DeadLetters, len(q.Groups), fmtTime(q.Created))
+	return fmt.Sprintf("queue %s first=%d last=%d messages=%d bytes=%d deadLetters=%d groups=%d created=%s dropped=%d",
+		q.Name, q.FirstSeq, q.LastSeq, q.Messages, q.Bytes, q.DeadLetters, len(q.Groups), fmtTime(q.Created), q.Dropped)
 }
 
 func formatGroup(g GroupInfo) string {

@@ -9,8 +9,10 @@ import (
 	"slices"
 )
 
-// snapshotVersion is the first byte of every snapshot.
-const snapshotVersion = 1
+// snapshotVersion is the first byte of every snapshot this build writes.
+// Version 2 added each queue's dropped count after its last seq; version 1
+// snapshots are still read (their queues count drops from zero).
+const snapshotVersion = 2
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -52,6 +54,7 @@ func (q *queue) image() queueImage {
 	head.queueConfig(q.config)
 	head.varint(q.created)
 	head.uvarint(q.lastSeq)
+	head.uvarint(uint64(q.dropped))
 	groups.uvarint(uint64(len(q.names)))
 	for _, name := range q.names {
 		groups.group(q.groups[name])

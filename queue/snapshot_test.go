@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -83,7 +87,8 @@ func TestRestoreErrorKeepsState(t *testing.T) {
 	body := good[:len(good)-4]
 	cases := map[string][]byte{
 		"empty":           {},
-		"version 2":       withChecksum(append([]byte{2}, body[1:]...)),
+		"version 0":       withChecksum(append([]byte{0}, body[1:]...)),
+		"version 3":       withChecksum(append([]byte{3}, body[1:]...)),
 		"bad checksum":    append(bytes.Clone(body), 1, 2, 3, 4),
 		"no checksum":     body,
 		"truncated":       good[:len(good)/2],
@@ -215,5 +220,48 @@ func checkRestored(t *testing.T, s *State) {
 	}
 	if err := checkInvariants(s); err != nil {
 		t.Fatalf("after applying to a restored state: %v", err)
+	}
+}
+
+// TestRestoreVersion1 restores a snapshot of the format before dropped
+// counts (version 1, kept as a fuzz seed): it is read, its queues count
+// drops from zero, and it is written back as the current version.
+func TestRestoreVersion1(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzRestore", "v1-random-0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	quoted := strings.TrimSuffix(strings.TrimPrefix(lines[len(lines)-1], "[]byte("), ")")
+	body, err := strconv.Unquote(quoted)
+	if err != nil {
+		t.Fatalf("seed file: %v", err)
+	}
+	if body[0] != 1 {
+		t.Fatalf("seed is version %d, want 1", body[0])
+	}
+	s := New(nil)
+	if err := s.Restore(bytes.NewReader(withChecksum([]byte(body)))); err != nil {
+		t.Fatalf("restore version 1: %v", err)
+	}
+	qs := s.Queues()
+	if len(qs) == 0 {
+		t.Fatal("no queues restored")
+	}
+	for _, q := range qs {
+		if q.Dropped != 0 {
+			t.Errorf("queue %s: dropped %d after a version 1 restore", q.Name, q.Dropped)
+		}
+	}
+	again := snapshotBytes(t, s)
+	if again[0] != snapshotVersion {
+		t.Fatalf("written back as version %d", again[0])
+	}
+	r := New(nil)
+	if err := r.Restore(bytes.NewReader(again)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(snapshotBytes(t, r), again) {
+		t.Fatal("the rewritten snapshot does not restore to the same state")
 	}
 }

@@ -177,6 +177,7 @@ func (q *queue) info() QueueInfo {
 		DeadLetters: int64(len(q.dead.list)),
 		Groups:      groups,
 		Created:     q.created,
+		Dropped:     q.dropped,
 		ETag:        q.config.ETag(),
 	}
 }

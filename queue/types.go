@@ -131,7 +131,8 @@ type QueueInfo struct {
 	DeadLetters int64       `json:"deadLetters"`
 	Groups      []GroupInfo `json:"groups"` // sorted by name
 	Created     int64       `json:"created"`
-	ETag        string      `json:"etag"` // version of Config (etag.go)
+	Dropped     int64       `json:"dropped"` // messages a limit removed (maxMessages, maxBytes, maxAge) since the queue was created
+	ETag        string      `json:"etag"`    // version of Config (etag.go)
 }
 
 // GroupInfo describes a consumer group.
