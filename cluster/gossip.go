@@ -330,6 +330,9 @@ func (l *memberlistLog) Write(p []byte) (int, error) {
 			level, line = lv, line[len(prefix):]
 		}
 	}
+	if strings.HasSuffix(line, closedConn) {
+		level = slog.LevelDebug // a send racing this node's own shutdown
+	}
 	l.log.Log(context.Background(), level, string(bytes.TrimSpace([]byte(line))))
 	return len(p), nil
 }

@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -57,7 +59,7 @@ func hclogLevel(l slog.Level) hclog.Level {
 }
 
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
-	l := slogLevel(level)
+	l := min(slogLevel(level), expectedLevel(msg, args))
 	if l < a.level || !a.logger.Enabled(context.Background(), l) {
 		return
 	}
@@ -68,6 +70,26 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	attrs = append(attrs, a.implied...)
 	attrs = append(attrs, args...)
 	a.logger.Log(context.Background(), l, msg, attrs...)
+}
+
+// closedConn ends the text of errors on a connection this process closed.
+const closedConn = "use of closed network connection"
+
+// expectedLevel caps the level of raft's records that report a normal
+// event as an error, so that a clean stop or a leadership hand-over logs
+// no ERROR: a leader learning of a newer term (it handed leadership over,
+// or was deposed) is Info, and a read on a connection this node closed
+// while stopping is Debug. Anything else keeps raft's level.
+func expectedLevel(msg string, args []any) slog.Level {
+	if msg == "peer has newer term, stopping replication" {
+		return slog.LevelInfo
+	}
+	for _, a := range args {
+		if err, ok := a.(error); ok && (errors.Is(err, net.ErrClosed) || strings.HasSuffix(err.Error(), closedConn)) {
+			return slog.LevelDebug
+		}
+	}
+	return slog.LevelError
 }
 
 func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }

@@ -1,7 +1,10 @@
 package cluster
 
 import (
+	"bytes"
+	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 
@@ -44,5 +47,33 @@ func TestHCLogAdapterStandardLogger(t *testing.T) {
 	l.StandardLogger(nil).Print("from the standard library")
 	if !strings.Contains(buf.String(), `msg="from the standard library"`) {
 		t.Errorf("output = %q", buf.String())
+	}
+}
+
+// TestExpectedRaftErrorsDemoted: raft's records of normal events during a
+// clean stop or a hand-over are not errors; other errors stay errors.
+func TestExpectedRaftErrorsDemoted(t *testing.T) {
+	closed := &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed}
+	for _, tt := range []struct {
+		msg  string
+		args []any
+		want slog.Level
+	}{
+		{"peer has newer term, stopping replication", []any{"peer", "n2"}, slog.LevelInfo},
+		{"failed to decode incoming command", []any{"error", closed}, slog.LevelDebug},
+		{"failed to decode incoming command", []any{"error", errors.New("read tcp 1->2: use of closed network connection")}, slog.LevelDebug},
+		{"failed to decode incoming command", []any{"error", errors.New("read tcp 1->2: connection reset by peer")}, slog.LevelError},
+		{"failed to append to logs", []any{"error", errors.New("no space left on device")}, slog.LevelError},
+	} {
+		if got := expectedLevel(tt.msg, tt.args); got != tt.want {
+			t.Errorf("%s %v: level %v, want %v", tt.msg, tt.args, got, tt.want)
+		}
+	}
+	var buf bytes.Buffer
+	l := newHCLogger(slog.New(slog.NewTextHandler(&buf, nil)), slog.LevelInfo, "raft")
+	l.Error("failed to decode incoming command", "error", closed)
+	l.Error("peer has newer term, stopping replication")
+	if out := buf.String(); strings.Contains(out, "level=ERROR") || !strings.Contains(out, "level=INFO msg=\"peer has newer term") || strings.Contains(out, "decode") {
+		t.Errorf("logged:\n%s", out)
 	}
 }

@@ -76,8 +76,12 @@ func (n *Node) AddMember(ctx context.Context, id, raftAddress string) error {
 }
 
 // TransferLeadership hands leadership to another voter when this node is
-// the leader and one exists; otherwise it does nothing. It returns once the
-// transfer finished or failed (bounded by ctx).
+// the leader and one exists; otherwise it does nothing. With gossip, the
+// target is a caught-up voter alive in gossip (the most advanced one): raft
+// alone would pick by replication progress and may pick a node that just
+// stopped (a rolling restart). When none is alive and caught up it does
+// nothing: the election after this node stops is the best left. It returns
+// once the transfer finished or failed (bounded by ctx).
 func (n *Node) TransferLeadership(ctx context.Context) error {
 	g := n.group
 	if g.raft.State() != raft.Leader {
@@ -90,11 +94,45 @@ func (n *Node) TransferLeadership(ctx context.Context) error {
 	if voters(conf) < 2 {
 		return nil
 	}
-	if err := waitFuture(ctx, g.raft.LeadershipTransfer()); err != nil {
+	target := ""
+	if n.members != nil {
+		s, ok := n.handoverTarget(conf)
+		if !ok {
+			g.log.Info("no other voter is alive and caught up: not handing leadership over (an election follows)")
+			return nil
+		}
+		target = string(s.ID)
+	}
+	f, err := transferFuture(g.raft, conf, target)
+	if err != nil {
+		return err
+	}
+	if err := waitFuture(ctx, f); err != nil {
 		return fmt.Errorf("transfer leadership: %w", err)
 	}
-	g.log.Info("leadership transferred")
+	g.log.Info("leadership transferred", "target", target)
 	return nil
+}
+
+// handoverTarget is the caught-up voter alive in gossip with the highest
+// gossiped applied index (ties: lowest id), other than this node.
+func (n *Node) handoverTarget(conf raft.Configuration) (raft.Server, bool) {
+	applied := map[string]uint64{}
+	for _, p := range n.members.gossip.snapshot() {
+		applied[p.Name] = p.Meta.Applied
+	}
+	var best raft.Server
+	found := false
+	for _, s := range conf.Servers {
+		id := string(s.ID)
+		if s.Suffrage != raft.Voter || id == n.id || !n.caughtUp(id) {
+			continue
+		}
+		if !found || applied[id] > applied[string(best.ID)] || (applied[id] == applied[string(best.ID)] && id < string(best.ID)) {
+			best, found = s, true
+		}
+	}
+	return best, found
 }
 
 // LeaveGossip stops the membership loop, announces this node's departure

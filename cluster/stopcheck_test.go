@@ -107,4 +107,13 @@ func TestSafeToStopAndTransfer(t *testing.T) {
 		}
 		return nil
 	})
+
+	// The hand-over on stop picks the voter that is alive and caught up,
+	// never the stopped one (raft alone might).
+	if err := newLead.TransferLeadership(ctx); err != nil {
+		t.Fatalf("hand-over: %v", err)
+	}
+	if got := c.leader(); got.ID() != lead.ID() {
+		t.Fatalf("leader after the hand-over is %s, want %s", got.ID(), lead.ID())
+	}
 }
