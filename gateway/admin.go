@@ -32,7 +32,7 @@ func (g *Gateway) handleQueueInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, toWire(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, queueInfoToWire(info))
+	writeVersioned(w, info.ETag, queueInfoToWire(info))
 }
 
 // handleCreateQueue serves PUT /v1/queues/{queue}: create with the body's
@@ -57,8 +57,8 @@ func (g *Gateway) handleCreateQueue(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleUpdateQueue serves PATCH /v1/queues/{queue}: the body's non-empty
-// fields replace the current ones. Read-modify-write: concurrent PATCHes
-// of one queue may overwrite each other.
+// fields replace the current ones, conditioned on the version they were
+// merged with (If-Match: the client's; see updateSettings).
 func (g *Gateway) handleUpdateQueue(w http.ResponseWriter, r *http.Request) {
 	name, werr := pathQueue(r)
 	var patch protocol.QueueConfig
@@ -69,24 +69,31 @@ func (g *Gateway) handleUpdateQueue(w http.ResponseWriter, r *http.Request) {
 		writeError(w, werr)
 		return
 	}
-	var info queue.QueueInfo
-	var err error
-	g.b.View(func(s *queue.State) { info, err = s.Queue(name) })
-	if err != nil {
-		writeError(w, toWire(err))
-		return
+	read := func() (queue.Command, string, error) {
+		var info queue.QueueInfo
+		var err error
+		g.b.View(func(s *queue.State) { info, err = s.Queue(name) })
+		if err != nil {
+			return nil, "", err
+		}
+		cfg, werr := queueConfigFromWire(mergeConfig(queueConfigToWire(info.Config), patch))
+		if werr != nil {
+			return nil, "", werr
+		}
+		return queue.UpdateQueue{Name: name, Config: cfg, IfMatch: info.ETag}, info.ETag, nil
 	}
-	cfg, werr := queueConfigFromWire(mergeConfig(queueConfigToWire(info.Config), patch))
-	if werr != nil {
-		writeError(w, werr)
-		return
-	}
-	g.writeQueueResult(w, r, name, queue.UpdateQueue{Name: name, Config: cfg})
+	res, err := g.updateSettings(r.Context(), "queue "+name, ifMatch(r), read)
+	g.answerQueue(w, name, res, err)
 }
 
 // writeQueueResult proposes a queue command and answers with the queue's info.
 func (g *Gateway) writeQueueResult(w http.ResponseWriter, r *http.Request, name string, cmd queue.Command) {
 	res, err := g.propose(r.Context(), cmd)
+	g.answerQueue(w, name, res, err)
+}
+
+// answerQueue answers with the queue's info after a command, with its version.
+func (g *Gateway) answerQueue(w http.ResponseWriter, name string, res queue.Result, err error) {
 	if err != nil {
 		writeError(w, toWire(err))
 		return
@@ -102,7 +109,7 @@ func (g *Gateway) writeQueueResult(w http.ResponseWriter, r *http.Request, name 
 		writeError(w, errf(protocol.CodeInternal, "queue %s has no info after the change", name))
 		return
 	}
-	writeJSON(w, http.StatusOK, queueInfoToWire(*res.Queue))
+	writeVersioned(w, res.Queue.ETag, queueInfoToWire(*res.Queue))
 }
 
 func (g *Gateway) handleDeleteQueue(w http.ResponseWriter, r *http.Request) {

@@ -7,7 +7,7 @@ import (
 	"github.com/carriermq/carrier/queue"
 )
 
-// Consumer-group routes: create, info, delete.
+// Consumer-group routes: create, info, update, delete.
 
 // pathGroup reads and checks the {queue} and {group} path values.
 func pathGroup(r *http.Request) (string, string, *wireError) {
@@ -37,7 +37,7 @@ func (g *Gateway) writeGroupInfo(w http.ResponseWriter, name, group string) {
 		writeError(w, toWire(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, groupInfoToWire(info))
+	writeVersioned(w, info.ETag, groupInfoToWire(info))
 }
 
 // handleCreateGroup serves PUT /v1/queues/{queue}/groups/{group}: create a
@@ -59,6 +59,40 @@ func (g *Gateway) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := g.propose(r.Context(), queue.CreateGroup{Queue: name, Group: group, Config: cfg}); err != nil {
+		writeError(w, toWire(err))
+		return
+	}
+	g.writeGroupInfo(w, name, group)
+}
+
+// handleUpdateGroup serves PATCH /v1/queues/{queue}/groups/{group}: the
+// body's non-empty fields replace the group's settings in place (members,
+// pending and unacked messages stay), conditioned like a queue's PATCH. A
+// start other than the group's is refused by the state machine.
+func (g *Gateway) handleUpdateGroup(w http.ResponseWriter, r *http.Request) {
+	name, group, werr := pathGroup(r)
+	var patch protocol.GroupConfig
+	if werr == nil {
+		werr = readBody(w, r, maxAdminBody, false, &patch)
+	}
+	if werr != nil {
+		writeError(w, werr)
+		return
+	}
+	read := func() (queue.Command, string, error) {
+		var info queue.GroupInfo
+		var err error
+		g.b.View(func(s *queue.State) { info, err = s.Group(name, group) })
+		if err != nil {
+			return nil, "", err
+		}
+		cfg, werr := groupConfigFromWire(mergeGroupConfig(groupConfigToWire(info.Config), patch))
+		if werr != nil {
+			return nil, "", werr
+		}
+		return queue.UpdateGroup{Queue: name, Group: group, Config: cfg, IfMatch: info.ETag}, info.ETag, nil
+	}
+	if _, err := g.updateSettings(r.Context(), "group "+group, ifMatch(r), read); err != nil {
 		writeError(w, toWire(err))
 		return
 	}

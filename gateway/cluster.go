@@ -28,18 +28,28 @@ type ClusterAdmin interface {
 	LeaveGossip() error
 	// LeaderAPIAddress is the leader's API base URL, when gossip knows it.
 	LeaderAPIAddress() (string, bool)
+	// SafeToStop says whether stopping member keeps a quorum of caught-up
+	// voters; ErrNotLeader on a follower, ErrUnknownMember for an id not in
+	// the configuration.
+	SafeToStop(member string) (cluster.StopCheck, error)
+	// TransferLeadershipTo hands leadership to voter target ("": raft's
+	// choice); ErrNotLeader on a follower, ErrUnknownMember, ErrNotVoter,
+	// ErrLastVoter.
+	TransferLeadershipTo(ctx context.Context, target string) error
 }
 
-// forwardedHeader marks a membership call a follower passed to the leader;
+// forwardedHeader marks a cluster call a follower passed to the leader;
 // a node that is not the leader either answers not_leader instead of
 // forwarding again (no loops).
 const forwardedHeader = "Carrier-Forwarded"
 
-// forwardTimeout bounds one membership call forwarded to the leader;
-// leaderPoll is how often a follower looks for the leader meanwhile.
+// forwardTimeout bounds one cluster call forwarded to the leader;
+// leaderPoll is how often a follower looks for the leader meanwhile, and
+// how often a transfer looks for the new leader, for at most transferWait.
 const (
 	forwardTimeout = 15 * time.Second
 	leaderPoll     = 100 * time.Millisecond
+	transferWait   = 10 * time.Second
 )
 
 // clusterAdmin returns the backend's ClusterAdmin or writes unavailable.
@@ -59,7 +69,7 @@ func (g *Gateway) handleRemoveMember(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	err := ca.RemoveMember(r.Context(), id)
-	g.answerChange(w, r, ca, err, nil, protocol.MemberChange{Member: id, Change: "removed"})
+	g.answerOnLeader(w, r, ca, err, nil, protocol.MemberChange{Member: id, Change: "removed"})
 }
 
 // handleAddMember serves POST /v1/cluster/members {"id", "raftAddress"}.
@@ -83,7 +93,77 @@ func (g *Gateway) handleAddMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = ca.AddMember(r.Context(), body.ID, body.RaftAddress)
-	g.answerChange(w, r, ca, err, raw, protocol.MemberChange{Member: body.ID, Change: "added"})
+	g.answerOnLeader(w, r, ca, err, raw, protocol.MemberChange{Member: body.ID, Change: "added"})
+}
+
+// handleSafeToStop serves GET /v1/cluster/members/{id}/safe-to-stop: the
+// leader's StopCheck for member id, 200 whether it is safe or not (404 for
+// an id not in the configuration). A follower forwards it to the leader.
+func (g *Gateway) handleSafeToStop(w http.ResponseWriter, r *http.Request) {
+	ca, ok := g.clusterAdmin(w)
+	if !ok {
+		return
+	}
+	chk, err := ca.SafeToStop(r.PathValue("id"))
+	g.answerOnLeader(w, r, ca, err, nil, stopCheckToWire(chk))
+}
+
+// handleTransferLeader serves POST /v1/cluster/leader/transfer {"to": id}:
+// the leader hands leadership to voter id (none: raft picks the most
+// up-to-date other voter) and answers with the new leader once it sees
+// one. A follower forwards the request to the leader.
+func (g *Gateway) handleTransferLeader(w http.ResponseWriter, r *http.Request) {
+	ca, ok := g.clusterAdmin(w)
+	if !ok {
+		return
+	}
+	var body protocol.TransferRequest
+	if werr := readBody(w, r, 64<<10, true, &body); werr != nil {
+		writeError(w, werr)
+		return
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		writeError(w, toWire(err))
+		return
+	}
+	var res protocol.LeaderTransfer
+	if err = ca.TransferLeadershipTo(r.Context(), body.To); err == nil {
+		res, err = g.awaitLeader(r.Context(), g.b.ID(), body.To)
+	}
+	g.answerOnLeader(w, r, ca, transferError(err), raw, res)
+}
+
+// awaitLeader polls this node's status until a leader other than previous
+// is known, or target (which may be previous), within transferWait.
+func (g *Gateway) awaitLeader(ctx context.Context, previous, target string) (protocol.LeaderTransfer, error) {
+	ctx, cancel := context.WithTimeout(ctx, transferWait)
+	defer cancel()
+	for {
+		leader := g.b.Status().Leader
+		if leader != "" && (leader == target || leader != previous) {
+			return protocol.LeaderTransfer{Leader: leader, Previous: previous}, nil
+		}
+		if !sleepCtx(ctx, leaderPoll) {
+			return protocol.LeaderTransfer{}, errf(protocol.CodeUnavailable,
+				"%s handed leadership over but sees no new leader yet (leader %q): check GET /v1/cluster", previous, leader)
+		}
+	}
+}
+
+// transferError keeps the refusals (not leader, unknown member, not a
+// voter), says what the last voter means here, and makes any other failure
+// of raft's transfer unavailable: the leader stays, asking again may work.
+func transferError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, cluster.ErrLastVoter):
+		return errf(protocol.CodeBadRequest, "refused: the leader is the only voter, there is no one to hand leadership to")
+	case clusterWire(err).Code == protocol.CodeInternal:
+		return errf(protocol.CodeUnavailable, "the leadership transfer did not complete: %v", err)
+	}
+	return err
 }
 
 // handleLeave serves POST /v1/cluster/leave: this node is removed from the
@@ -101,7 +181,7 @@ func (g *Gateway) handleLeave(w http.ResponseWriter, r *http.Request) {
 	}
 	err := ca.RemoveMember(r.Context(), id)
 	if errors.Is(err, cluster.ErrNotLeader) {
-		err = g.forward(r.Context(), ca, "/v1/cluster/members/"+url.PathEscape(id)+"/remove", nil)
+		_, err = g.forward(r.Context(), ca, http.MethodPost, "/v1/cluster/members/"+url.PathEscape(id)+"/remove", nil)
 	}
 	if err != nil {
 		writeError(w, clusterWire(err))
@@ -124,11 +204,17 @@ func inConfiguration(s cluster.Status, id string) bool {
 	return false
 }
 
-// answerChange writes the outcome of a membership change, forwarding the
-// request to the leader when this node is not the leader.
-func (g *Gateway) answerChange(w http.ResponseWriter, r *http.Request, ca ClusterAdmin, err error, body []byte, ok protocol.MemberChange) {
+// answerOnLeader writes the outcome of a call only the leader can make:
+// ok when this node made it, the leader's own answer when this node is not
+// the leader (the request goes there, once: a forwarded request is never
+// forwarded again), or the error.
+func (g *Gateway) answerOnLeader(w http.ResponseWriter, r *http.Request, ca ClusterAdmin, err error, body []byte, ok any) {
 	if errors.Is(err, cluster.ErrNotLeader) && r.Header.Get(forwardedHeader) == "" {
-		err = g.forward(r.Context(), ca, r.URL.Path, body)
+		var answer []byte
+		if answer, err = g.forward(r.Context(), ca, r.Method, r.URL.Path, body); err == nil {
+			writeJSON(w, http.StatusOK, json.RawMessage(answer))
+			return
+		}
 	}
 	if err != nil {
 		writeError(w, clusterWire(err))
@@ -137,47 +223,50 @@ func (g *Gateway) answerChange(w http.ResponseWriter, r *http.Request, ca Cluste
 	writeJSON(w, http.StatusOK, ok)
 }
 
-// forward POSTs path with body to the leader's API and turns its error
-// answer back into a *wireError. While the leader is changing (no leader
-// known, or the one called answers not_leader) it tries again, within
-// forwardTimeout.
-func (g *Gateway) forward(ctx context.Context, ca ClusterAdmin, path string, body []byte) error {
+// forward sends method path with body to the leader's API and returns its
+// 200 answer, or its error answer as a *wireError. While the leader is
+// changing (no leader known, or the one called answers not_leader) it
+// tries again, within forwardTimeout.
+func (g *Gateway) forward(ctx context.Context, ca ClusterAdmin, method, path string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
 	for {
 		base, err := leaderAddress(ctx, ca)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		err = g.post(ctx, strings.TrimRight(base, "/")+path, body)
+		answer, err := g.send(ctx, method, strings.TrimRight(base, "/")+path, body)
 		var we *wireError
 		if !errors.As(err, &we) || we.Code != protocol.CodeNotLeader {
-			return err
+			return answer, err
 		}
 		if !sleepCtx(ctx, leaderPoll) {
-			return err
+			return nil, err
 		}
 	}
 }
 
-// post sends one forwarded call and returns nil on 200, else the error.
-func (g *Gateway) post(ctx context.Context, target string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+// send makes one forwarded call and returns the answer on 200, else the error.
+func (g *Gateway) send(ctx context.Context, method, target string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("forward to leader: %w", err)
+		return nil, fmt.Errorf("forward to leader: %w", err)
 	}
 	req.Header.Set(forwardedHeader, g.b.ID())
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("forward to leader at %s: %w: %w", target, cluster.ErrNotLeader, err)
+		return nil, fmt.Errorf("forward to leader at %s: %w: %w", target, cluster.ErrNotLeader, err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode == http.StatusOK {
-		return nil
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		return nil, remoteError(resp.StatusCode, b)
+	case err != nil:
+		return nil, fmt.Errorf("forward to leader at %s: read the answer: %w", target, err)
 	}
-	return remoteError(resp.StatusCode, b)
+	return b, nil
 }
 
 // sleepCtx waits d; false when ctx ended first.
@@ -218,12 +307,12 @@ func remoteError(status int, body []byte) error {
 	return errf(er.Error.Code, "%s", er.Error.Message)
 }
 
-// clusterWire maps membership errors to protocol codes.
+// clusterWire maps membership and leadership errors to protocol codes.
 func clusterWire(err error) *wireError {
 	switch {
 	case errors.Is(err, cluster.ErrUnknownMember):
 		return errf(protocol.CodeNotFound, "%v", err)
-	case errors.Is(err, cluster.ErrInvalidMember):
+	case errors.Is(err, cluster.ErrInvalidMember), errors.Is(err, cluster.ErrNotVoter):
 		return errf(protocol.CodeBadRequest, "%v", err)
 	case errors.Is(err, cluster.ErrLastVoter):
 		return errf(protocol.CodeBadRequest, "refused: %v", err)

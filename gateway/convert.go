@@ -106,11 +106,17 @@ func mergeConfig(base, patch protocol.QueueConfig) protocol.QueueConfig {
 	over(&base.Discard, patch.Discard)
 	over(&base.DedupWindow, patch.DedupWindow)
 	over(&base.MaxDeadLetters, patch.MaxDeadLetters)
-	over(&base.Group.AckWait, patch.Group.AckWait)
-	over(&base.Group.MaxDeliver, patch.Group.MaxDeliver)
-	over(&base.Group.MaxInFlight, patch.Group.MaxInFlight)
-	if patch.Group.Start != nil {
-		base.Group.Start = patch.Group.Start
+	base.Group = mergeGroupConfig(base.Group, patch.Group)
+	return base
+}
+
+// mergeGroupConfig overlays the fields set in patch on base.
+func mergeGroupConfig(base, patch protocol.GroupConfig) protocol.GroupConfig {
+	over(&base.AckWait, patch.AckWait)
+	over(&base.MaxDeliver, patch.MaxDeliver)
+	over(&base.MaxInFlight, patch.MaxInFlight)
+	if patch.Start != nil {
+		base.Start = patch.Start
 	}
 	return base
 }
@@ -129,13 +135,13 @@ func queueInfoToWire(q queue.QueueInfo) protocol.QueueInfo {
 	}
 	return protocol.QueueInfo{Name: q.Name, Config: queueConfigToWire(q.Config), FirstSeq: q.FirstSeq,
 		LastSeq: q.LastSeq, Messages: q.Messages, Bytes: q.Bytes, DeadLetters: q.DeadLetters,
-		Groups: groups, Created: formatTime(q.Created)}
+		Groups: groups, Created: formatTime(q.Created), ETag: q.ETag}
 }
 
 func groupInfoToWire(g queue.GroupInfo) protocol.GroupInfo {
 	return protocol.GroupInfo{Name: g.Name, Config: groupConfigToWire(g.Config), Members: g.Members,
 		Pending: g.Pending, Unacked: g.Unacked, Scheduled: g.Scheduled, AckFloor: g.AckFloor,
-		Redelivered: g.Redelivered}
+		Redelivered: g.Redelivered, ETag: g.ETag}
 }
 
 // messageToWire renders a stored message; Data is shared, not copied.
@@ -171,6 +177,11 @@ func statusToWire(s cluster.Status) protocol.ClusterStatus {
 	}
 	return protocol.ClusterStatus{NodeID: s.NodeID, State: s.State, Leader: s.Leader, Term: s.Term,
 		CommitIndex: s.CommitIndex, AppliedIndex: s.AppliedIndex, LastLogIndex: s.LastLogIndex, Members: members}
+}
+
+func stopCheckToWire(c cluster.StopCheck) protocol.StopCheck {
+	return protocol.StopCheck{Member: c.Member, Safe: c.Safe, Reason: c.Reason, Leader: c.Leader, Voter: c.Voter,
+		Voters: c.Voters, Quorum: c.Quorum, CaughtUp: c.CaughtUp, Lagging: c.Lagging}
 }
 
 // publishedToWire renders the outcome of one published message.

@@ -44,6 +44,13 @@ type server struct {
 // dir), a gateway with cfg and an HTTP server; all stop when the test ends.
 func startServer(t testing.TB, cfg Config) *server {
 	t.Helper()
+	return startServerWith(t, cfg, func(n *cluster.Node) Backend { return n })
+}
+
+// startServerWith is startServer with the gateway in front of what backend
+// makes of the node (a test's wrapper around it).
+func startServerWith(t testing.TB, cfg Config, backend func(*cluster.Node) Backend) *server {
+	t.Helper()
 	log := testLogger(t)
 	nc := cluster.DefaultConfig()
 	nc.NodeID, nc.DataDir, nc.RaftBind, nc.Bootstrap, nc.Logger = "n1", t.TempDir(), "127.0.0.1:0", true, log
@@ -52,7 +59,7 @@ func startServer(t testing.TB, cfg Config) *server {
 		t.Fatalf("cluster.New: %v", err)
 	}
 	cfg.Logger = log
-	gw, err := New(node, cfg)
+	gw, err := New(backend(node), cfg)
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
@@ -103,6 +110,13 @@ func waitFor(t testing.TB, what string, cond func() error) {
 // JSON answer into out (when not nil). It returns the status.
 func (s *server) httpDo(method, path string, body any, out any) int {
 	s.t.Helper()
+	status, _ := s.httpWith(method, path, nil, body, out)
+	return status
+}
+
+// httpWith is httpDo with request headers; it also returns the answer's.
+func (s *server) httpWith(method, path string, hdr http.Header, body any, out any) (int, http.Header) {
+	s.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -121,6 +135,9 @@ func (s *server) httpDo(method, path string, body any, out any) int {
 	if err != nil {
 		s.t.Fatalf("request: %v", err)
 	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	resp, err := s.ts.Client().Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
@@ -135,7 +152,7 @@ func (s *server) httpDo(method, path string, body any, out any) int {
 			s.t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
 		}
 	}
-	return resp.StatusCode
+	return resp.StatusCode, resp.Header
 }
 
 // httpError expects an error answer with status and code.

@@ -68,6 +68,7 @@ type QueueInfo struct {
 	DeadLetters int64       `json:"deadLetters"`
 	Groups      []GroupInfo `json:"groups"`
 	Created     string      `json:"created"`
+	ETag        string      `json:"etag"` // version of Config; also the ETag header, quoted
 }
 
 // GroupInfo describes a consumer group (GET /v1/queues/{queue}/groups/{group}).
@@ -80,6 +81,7 @@ type GroupInfo struct {
 	Scheduled   int64       `json:"scheduled"`
 	AckFloor    uint64      `json:"ackFloor"`
 	Redelivered int64       `json:"redelivered"`
+	ETag        string      `json:"etag"` // version of Config; also the ETag header, quoted
 }
 
 // QueueList is the body of GET /v1/queues.
@@ -174,6 +176,34 @@ type ClusterMember struct {
 type AddMemberRequest struct {
 	ID          string `json:"id"`
 	RaftAddress string `json:"raftAddress"`
+}
+
+// TransferRequest is the body of POST /v1/cluster/leader/transfer; an empty
+// To (or no body) lets the leader pick the most up-to-date other voter.
+type TransferRequest struct {
+	To string `json:"to,omitempty"`
+}
+
+// LeaderTransfer answers a leadership transfer: the node that leads now
+// and the one that led before.
+type LeaderTransfer struct {
+	Leader   string `json:"leader"`
+	Previous string `json:"previous"`
+}
+
+// StopCheck is the body of GET /v1/cluster/members/{id}/safe-to-stop, the
+// leader's answer to "may this member stop now?": Safe when the voters that
+// stay and are caught up still make a quorum.
+type StopCheck struct {
+	Member   string   `json:"member"`
+	Safe     bool     `json:"safe"`
+	Reason   string   `json:"reason"`
+	Leader   bool     `json:"leader"`   // it leads now: transfer leadership before stopping it
+	Voter    bool     `json:"voter"`    // stopping a nonvoter never costs the quorum
+	Voters   int      `json:"voters"`   // voters in the configuration
+	Quorum   int      `json:"quorum"`   // voters/2 + 1
+	CaughtUp []string `json:"caughtUp"` // voters caught up now
+	Lagging  []string `json:"lagging"`  // voters behind, or not alive in gossip
 }
 
 // MemberChange is the body answering the cluster membership calls.
