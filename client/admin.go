@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/carriermq/carrier/protocol"
@@ -45,7 +46,8 @@ func (a *Admin) Queues(ctx context.Context) ([]protocol.QueueInfo, error) {
 	return out.Queues, err
 }
 
-// Queue describes one queue and its groups.
+// Queue describes one queue and its groups; its ETag is the version of its
+// settings, for UpdateQueue's ifMatch.
 func (a *Admin) Queue(ctx context.Context, name string) (protocol.QueueInfo, error) {
 	var out protocol.QueueInfo
 	err := a.call(ctx, http.MethodGet, queuePath(name), nil, &out)
@@ -60,10 +62,14 @@ func (a *Admin) CreateQueue(ctx context.Context, name string, cfg protocol.Queue
 	return out, err
 }
 
-// UpdateQueue changes the non-zero fields of cfg on an existing queue.
-func (a *Admin) UpdateQueue(ctx context.Context, name string, cfg protocol.QueueConfig) (protocol.QueueInfo, error) {
+// UpdateQueue changes the non-zero fields of cfg on an existing queue. A
+// non-empty ifMatch (a QueueInfo.ETag, or "*") applies the change only to
+// that version of the settings: if they changed since, the error's code is
+// protocol.CodePreconditionFailed and nothing changed. Without it the
+// server merges cfg with whatever the current settings are.
+func (a *Admin) UpdateQueue(ctx context.Context, name string, cfg protocol.QueueConfig, ifMatch string) (protocol.QueueInfo, error) {
 	var out protocol.QueueInfo
-	err := a.call(ctx, http.MethodPatch, queuePath(name), cfg, &out)
+	err := a.callIf(ctx, http.MethodPatch, queuePath(name), ifMatch, cfg, &out)
 	return out, err
 }
 
@@ -79,11 +85,35 @@ func (a *Admin) DeleteQueue(ctx context.Context, name string) error {
 	return a.call(ctx, http.MethodDelete, queuePath(name), nil, nil)
 }
 
-// Group describes one consumer group.
+// Group describes one consumer group; its ETag is the version of its
+// settings, for UpdateGroup's ifMatch.
 func (a *Admin) Group(ctx context.Context, queue, group string) (protocol.GroupInfo, error) {
 	var out protocol.GroupInfo
-	err := a.call(ctx, http.MethodGet, queuePath(queue)+"/groups/"+url.PathEscape(group), nil, &out)
+	err := a.call(ctx, http.MethodGet, groupPath(queue, group), nil, &out)
 	return out, err
+}
+
+// CreateGroup creates a consumer group ahead of its members; zero fields
+// of cfg take the queue's group defaults. Creating a group that exists
+// with the same settings succeeds.
+func (a *Admin) CreateGroup(ctx context.Context, queue, group string, cfg protocol.GroupConfig) (protocol.GroupInfo, error) {
+	var out protocol.GroupInfo
+	err := a.call(ctx, http.MethodPut, groupPath(queue, group), cfg, &out)
+	return out, err
+}
+
+// UpdateGroup changes the non-zero fields of cfg on an existing group in
+// place (members and their messages stay); a start other than the group's
+// is refused (bad_config). ifMatch is as for UpdateQueue.
+func (a *Admin) UpdateGroup(ctx context.Context, queue, group string, cfg protocol.GroupConfig, ifMatch string) (protocol.GroupInfo, error) {
+	var out protocol.GroupInfo
+	err := a.callIf(ctx, http.MethodPatch, groupPath(queue, group), ifMatch, cfg, &out)
+	return out, err
+}
+
+// DeleteGroup removes a consumer group and its state.
+func (a *Admin) DeleteGroup(ctx context.Context, queue, group string) error {
+	return a.call(ctx, http.MethodDelete, groupPath(queue, group), nil, nil)
 }
 
 // Read returns up to limit stored messages with seq >= from (0: the
@@ -143,6 +173,25 @@ func (a *Admin) AddMember(ctx context.Context, id, raftAddress string) (protocol
 	return out, err
 }
 
+// TransferLeadership hands leadership to the voter to ("": the most
+// up-to-date other voter) and returns the new leader; any node forwards it
+// to the leader. A single voter refuses with bad_request, an unknown id
+// is not_found.
+func (a *Admin) TransferLeadership(ctx context.Context, to string) (protocol.LeaderTransfer, error) {
+	var out protocol.LeaderTransfer
+	err := a.call(ctx, http.MethodPost, "/v1/cluster/leader/transfer", protocol.TransferRequest{To: to}, &out)
+	return out, err
+}
+
+// SafeToStop asks the leader whether stopping member id now keeps a quorum
+// of caught-up voters. An unsafe stop is an answer (Safe false, with the
+// Reason), not an error; an id not in the configuration is not_found.
+func (a *Admin) SafeToStop(ctx context.Context, id string) (protocol.StopCheck, error) {
+	var out protocol.StopCheck
+	err := a.call(ctx, http.MethodGet, "/v1/cluster/members/"+url.PathEscape(id)+"/safe-to-stop", nil, &out)
+	return out, err
+}
+
 // Leave makes the node this Admin talks to leave the cluster: it is removed
 // from the Raft configuration, then leaves gossip.
 func (a *Admin) Leave(ctx context.Context) (protocol.MemberChange, error) {
@@ -157,6 +206,8 @@ func (a *Admin) Ready(ctx context.Context) error {
 }
 
 func queuePath(name string) string { return "/v1/queues/" + url.PathEscape(name) }
+
+func groupPath(queue, group string) string { return queuePath(queue) + "/groups/" + url.PathEscape(group) }
 
 func pageQuery(from uint64, limit int) string {
 	q := url.Values{}
@@ -182,9 +233,17 @@ func deref(p *int) int {
 // call sends one request with a JSON body (when in is not nil) and decodes
 // a 2xx JSON reply into out (when not nil). An error reply becomes *Error.
 func (a *Admin) call(ctx context.Context, method, path string, in, out any) error {
+	return a.callIf(ctx, method, path, "", in, out)
+}
+
+// callIf is call with an If-Match of version etag when it is not empty.
+func (a *Admin) callIf(ctx context.Context, method, path, etag string, in, out any) error {
 	req, err := a.newRequest(ctx, method, path, in)
 	if err != nil {
 		return err
+	}
+	if etag != "" {
+		req.Header.Set("If-Match", entityTag(etag))
 	}
 	resp, err := a.hc.Do(req)
 	if err != nil {
@@ -225,6 +284,15 @@ func (a *Admin) newRequest(ctx context.Context, method, path string, in any) (*h
 	}
 	req.Header.Set("Accept", "application/json")
 	return req, nil
+}
+
+// entityTag quotes an ETag as the If-Match header wants it; "*" and a tag
+// already quoted are sent as they are.
+func entityTag(etag string) string {
+	if etag == "*" || strings.HasPrefix(etag, `"`) || strings.HasPrefix(etag, `W/"`) {
+		return etag
+	}
+	return `"` + etag + `"`
 }
 
 // replyError reads {"error":{"code","message"}}; a body of another shape

@@ -32,7 +32,7 @@ func TestAdminQueueLifecycle(t *testing.T) {
 	if _, err := a.CreateQueue(ctx, "orders", protocol.QueueConfig{MaxMessages: 5}); client.CodeOf(err) != string(queue.CodeQueueExists) {
 		t.Errorf("create with other settings: %v, want %s", err, queue.CodeQueueExists)
 	}
-	q, err = a.UpdateQueue(ctx, "orders", protocol.QueueConfig{MaxMessages: 200})
+	q, err = a.UpdateQueue(ctx, "orders", protocol.QueueConfig{MaxMessages: 200}, "")
 	if err != nil || q.Config.MaxMessages != 200 || q.Config.Discard != "new" {
 		t.Errorf("update = %+v, %v; want maxMessages 200 and discard kept", q, err)
 	}
@@ -105,3 +105,69 @@ func TestAdminDeadLettersAndRedrive(t *testing.T) {
 }
 
 var errNotYet = errors.New("not yet")
+
+// Versions: every read carries an ETag, an update with a stale one fails
+// with precondition_failed and changes nothing, the current one or "*"
+// applies; groups are created, updated in place and deleted.
+func TestAdminVersionsAndGroups(t *testing.T) {
+	ts := newTestServer(t)
+	a := newAdmin(t, ts)
+	ctx := testContext(t)
+	q, err := a.CreateQueue(ctx, "orders", protocol.QueueConfig{})
+	if err != nil || q.ETag == "" {
+		t.Fatalf("create = %+v, %v; want an ETag", q, err)
+	}
+	_, err = a.UpdateQueue(ctx, "orders", protocol.QueueConfig{MaxMessages: 5}, "0000000000000000")
+	var e *client.Error
+	if !errors.As(err, &e) || e.Code != protocol.CodePreconditionFailed || e.HTTPStatus() != 412 || client.IsRetryable(err) {
+		t.Fatalf("update with a stale version: %v, want a non-retryable %s", err, protocol.CodePreconditionFailed)
+	}
+	if now, err := a.Queue(ctx, "orders"); err != nil || now.ETag != q.ETag || now.Config.MaxMessages == 5 {
+		t.Fatalf("after the refused update: %+v, %v", now, err)
+	}
+	q2, err := a.UpdateQueue(ctx, "orders", protocol.QueueConfig{MaxMessages: 5}, q.ETag)
+	if err != nil || q2.Config.MaxMessages != 5 || q2.ETag == q.ETag {
+		t.Fatalf("update with the current version = %+v, %v", q2, err)
+	}
+	if q3, err := a.UpdateQueue(ctx, "orders", protocol.QueueConfig{MaxMessages: 6}, "*"); err != nil || q3.Config.MaxMessages != 6 {
+		t.Fatalf("update with * = %+v, %v", q3, err)
+	}
+
+	g, err := a.CreateGroup(ctx, "orders", "billing", protocol.GroupConfig{MaxInFlight: 1})
+	if err != nil || g.ETag == "" || g.Config.MaxInFlight != 1 {
+		t.Fatalf("create group = %+v, %v", g, err)
+	}
+	if _, err := a.UpdateGroup(ctx, "orders", "billing", protocol.GroupConfig{MaxInFlight: 9}, q.ETag); client.CodeOf(err) != protocol.CodePreconditionFailed {
+		t.Errorf("group update with another object's version: %v, want %s", err, protocol.CodePreconditionFailed)
+	}
+	g2, err := a.UpdateGroup(ctx, "orders", "billing", protocol.GroupConfig{MaxInFlight: 9}, g.ETag)
+	if err != nil || g2.Config.MaxInFlight != 9 || g2.Config.MaxDeliver != g.Config.MaxDeliver || g2.ETag == g.ETag {
+		t.Fatalf("group update = %+v, %v (was %+v)", g2, err, g)
+	}
+	if _, err := a.UpdateGroup(ctx, "orders", "billing", protocol.GroupConfig{Start: &protocol.Position{Kind: "new"}}, ""); client.CodeOf(err) != protocol.CodeBadConfig {
+		t.Errorf("group update of the start: %v, want %s", err, protocol.CodeBadConfig)
+	}
+	if err := a.DeleteGroup(ctx, "orders", "billing"); err != nil {
+		t.Fatalf("delete group: %v", err)
+	}
+	if _, err := a.Group(ctx, "orders", "billing"); client.CodeOf(err) != protocol.CodeGroupNotFound {
+		t.Errorf("group after delete: %v, want %s", err, protocol.CodeGroupNotFound)
+	}
+}
+
+// On a single node a transfer has no one to go to and stopping the node
+// is not safe; an unknown member is not_found.
+func TestAdminLeadershipSingleNode(t *testing.T) {
+	a := newAdmin(t, newTestServer(t))
+	ctx := testContext(t)
+	if _, err := a.TransferLeadership(ctx, ""); client.CodeOf(err) != protocol.CodeBadRequest {
+		t.Errorf("transfer: %v, want %s", err, protocol.CodeBadRequest)
+	}
+	chk, err := a.SafeToStop(ctx, "client-test")
+	if err != nil || chk.Safe || chk.Reason == "" || chk.Voters != 1 {
+		t.Errorf("safe to stop the only node = %+v, %v; want unsafe with a reason", chk, err)
+	}
+	if _, err := a.SafeToStop(ctx, "nobody"); client.CodeOf(err) != protocol.CodeNotFound {
+		t.Errorf("safe to stop nobody: %v, want %s", err, protocol.CodeNotFound)
+	}
+}
