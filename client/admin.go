@@ -207,7 +207,9 @@ func (a *Admin) Ready(ctx context.Context) error {
 
 func queuePath(name string) string { return "/v1/queues/" + url.PathEscape(name) }
 
-func groupPath(queue, group string) string { return queuePath(queue) + "/groups/" + url.PathEscape(group) }
+func groupPath(queue, group string) string {
+	return queuePath(queue) + "/groups/" + url.PathEscape(group)
+}
 
 func pageQuery(from uint64, limit int) string {
 	q := url.Values{}
