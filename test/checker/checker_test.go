@@ -165,31 +165,3 @@ func TestHistoryIsSafeForConcurrentUse(t *testing.T) {
 		t.Fatalf("lost %d with no deliveries, want %d", len(r.Lost), producers*each)
 	}
 }
-
-func TestDiverged(t *testing.T) {
-	same := []Stored{{1, "a"}, {2, "b"}}
-	tests := []struct {
-		name     string
-		contents map[string][]Stored
-		wantErr  string
-	}{
-		{"all agree", map[string][]Stored{"n1": same, "n2": same, "n3": same}, ""},
-		{"one node", map[string][]Stored{"n1": same}, ""},
-		{"a node misses the tail", map[string][]Stored{"n1": same, "n2": same[:1]}, "node n2 differs from node n1: 1 messages, want 2"},
-		{"a node has another message at a seq", map[string][]Stored{"n1": same, "n3": {{1, "a"}, {2, "x"}}},
-			`node n3 differs from node n1: message 1 is seq 2 id "x", want seq 2 id "b"`},
-		{"a node has an extra message", map[string][]Stored{"n1": same, "n2": append(slices.Clone(same), Stored{3, "c"})},
-			"3 messages, want 2"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := Diverged(tt.contents)
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("Diverged = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("Diverged = %v, want it to contain %q", err, tt.wantErr)
-			}
-		})
-	}
-}

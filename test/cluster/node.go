@@ -159,6 +159,14 @@ func (n *Node) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Paused reports whether the node runs but is stopped by Pause (not yet
+// resumed).
+func (n *Node) Paused() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.paused && n.runningLocked()
+}
+
 // Pause stops the process with SIGSTOP; Resume continues it.
 func (n *Node) Pause() error { return n.signalPause(syscall.SIGSTOP, true) }
 

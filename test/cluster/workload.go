@@ -2,9 +2,14 @@ package clustertest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -151,15 +156,28 @@ func (c *Consumer) Stop() {
 
 // ReadAll reads every message of queue from n over HTTP, in seq order.
 func ReadAll(ctx context.Context, n *Node, queue string) ([]checker.Stored, error) {
+	return readPages(ctx, n, queue, 1, math.MaxUint64, 1000)
+}
+
+// ReadRange reads the messages of queue with from <= seq <= to from n over
+// HTTP, in seq order (from below the queue's first seq starts at it). Its
+// pages are smaller than ReadAll's so that a page of large messages (the
+// fault suite's 64 KiB fillers) stays far below the admin client's reply
+// limit.
+func ReadRange(ctx context.Context, n *Node, queue string, from, to uint64) ([]checker.Stored, error) {
+	return readPages(ctx, n, queue, from, to, 250)
+}
+
+func readPages(ctx context.Context, n *Node, queue string, from, to uint64, limit int) ([]checker.Stored, error) {
 	var out []checker.Stored
-	from := uint64(1)
-	for range 100000 {
-		page, err := n.Admin().Read(ctx, queue, from, 1000)
+	for range 1000000 {
+		page, err := n.Admin().Read(ctx, queue, from, limit)
 		if err != nil {
 			return nil, fmt.Errorf("read %s on %s: %w", queue, n.ID, err)
 		}
-		out = appendStored(out, page.Messages)
-		if len(page.Messages) == 0 || page.Next <= from {
+		var done bool
+		out, done = appendStored(out, page.Messages, to)
+		if done || len(page.Messages) == 0 || page.Next <= from {
 			return out, nil
 		}
 		from = page.Next
@@ -167,9 +185,28 @@ func ReadAll(ctx context.Context, n *Node, queue string) ([]checker.Stored, erro
 	return out, errors.New("read: too many pages")
 }
 
-func appendStored(out []checker.Stored, ms []protocol.Message) []checker.Stored {
+// appendStored appends the messages of ms up to seq to, and reports
+// whether it met a later one.
+func appendStored(out []checker.Stored, ms []protocol.Message, to uint64) ([]checker.Stored, bool) {
 	for _, m := range ms {
-		out = append(out, checker.Stored{Seq: m.Seq, ID: m.MsgID})
+		if m.Seq > to {
+			return out, true
+		}
+		out = append(out, StoredOf(m))
 	}
-	return out
+	return out, false
+}
+
+// StoredOf is m as the checker compares it: seq, id, the leader's time, and
+// a digest of everything else the publisher sent.
+func StoredOf(m protocol.Message) checker.Stored {
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(m.Event), m.Data, m.Binary, []byte(m.DeliverAt)} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
+		fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(m.Headers[k]), m.Headers[k])
+	}
+	return checker.Stored{Seq: m.Seq, ID: m.MsgID, Time: m.Time, Body: hex.EncodeToString(h.Sum(nil)[:8])}
 }

@@ -25,6 +25,13 @@ type env struct {
 	// diskFault: the running scenario fills or damages a disk, so a node
 	// may fail-stop (exit code 3). Anywhere else a fail-stop is a finding.
 	diskFault bool
+	bursts    int // compound scenarios' bursts so far, for unique message ids
+}
+
+// nextBurst names the next burst of publishes ("b1", "b2", …).
+func (e *env) nextBurst() string {
+	e.bursts++
+	return fmt.Sprintf("b%d", e.bursts)
 }
 
 // leader returns the agreed leader, waiting up to 30 s for one.

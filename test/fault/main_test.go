@@ -18,6 +18,9 @@ var (
 	only   = flag.String("scenarios", "", "comma-separated scenario names to run (default: all)")
 	report = flag.String("report", "", "also write the results table (markdown) to this file")
 	keep   = flag.String("keep", "", "put the nodes' data and logs under this directory and keep them (default: a temporary directory)")
+	favor  = flag.String("favor", "", "soak: comma-separated scenarios picked -favor-share of the time, "+
+		"the rest from the mixed schedule (e.g. pause-leader-kill-follower,pause-leader-isolate-follower)")
+	favorShare = flag.Float64("favor-share", 0.5, "soak: the share of scenarios picked from -favor, 0 to 1")
 )
 
 // Binaries built once by TestMain: the real one, and (for

@@ -10,10 +10,11 @@ import (
 )
 
 // window is one scenario's time in a run: from its injection until the
-// cluster had recovered.
+// cluster had recovered; spans are the seqs its probe compared, per queue.
 type window struct {
 	scenario   string
 	start, end time.Time
+	spans      map[string]span
 }
 
 // row is one scenario's line of the results table.
@@ -24,6 +25,8 @@ type row struct {
 	confirmed  int
 	lost       int
 	unexpected int
+	divergence int // (queue, seq, node) where a node stores another message than the others
+	mismatch   int // (queue, id, node) where a confirmed id is not at its confirmed seq
 	duplicated int
 	unknown    int
 	maxUnavail time.Duration
@@ -34,11 +37,12 @@ type row struct {
 type table struct {
 	rows  map[string]*row
 	order []string
+	seen  map[string]bool // divergences and mismatches counted, so a later check does not count one again
 }
 
 const between = "(between faults)"
 
-func newTable() *table { return &table{rows: map[string]*row{}} }
+func newTable() *table { return &table{rows: map[string]*row{}, seen: map[string]bool{}} }
 
 func (t *table) row(name string) *row {
 	r, ok := t.rows[name]
@@ -64,16 +68,13 @@ func attribute(ws []window, at time.Time) string {
 // scenario it was attempted in, lost and duplicated deliveries of every
 // reader the same way.
 func (t *table) add(ws []window, h *checker.History, reports map[string]checker.Report) {
-	pubs := h.Publishes()
-	where := make(map[string]string, len(pubs))
-	for _, p := range pubs {
-		s := attribute(ws, p.Attempted)
-		where[p.ID] = s
+	where := attribution(ws, h)
+	for _, p := range h.Publishes() {
 		switch p.Outcome {
 		case checker.Confirmed:
-			t.row(s).confirmed++
+			t.row(where[p.ID]).confirmed++
 		default:
-			t.row(s).unknown++
+			t.row(where[p.ID]).unknown++
 		}
 	}
 	for reader, r := range reports {
@@ -83,6 +84,56 @@ func (t *table) add(ws []window, h *checker.History, reports map[string]checker.
 		t.row(between).unexpected += len(r.Unexpected)
 		t.countDuplicates(where, h.Deliveries(reader))
 	}
+}
+
+// attribution maps every message id of h to the scenario it was first
+// attempted in.
+func attribution(ws []window, h *checker.History) map[string]string {
+	pubs := h.Publishes()
+	where := make(map[string]string, len(pubs))
+	for _, p := range pubs {
+		where[p.ID] = attribute(ws, p.Attempted)
+	}
+	return where
+}
+
+// bySeq returns the scenario whose probe compared seq of q, or between.
+func bySeq(ws []window, q string, seq uint64) string {
+	for _, w := range ws {
+		if sp, ok := w.spans[q]; ok && sp.holds(seq) {
+			return w.scenario
+		}
+	}
+	return between
+}
+
+// diverged counts the differences of q not counted yet, each under
+// scenario(seq).
+func (t *table) diverged(q string, ds []checker.Difference, scenario func(seq uint64) string) {
+	for _, d := range ds {
+		if t.first(fmt.Sprintf("d %s %d %s", q, d.Seq, d.Node)) {
+			t.row(scenario(d.Seq)).divergence++
+		}
+	}
+}
+
+// mismatched counts the seq mismatches of q not counted yet, each under
+// scenario(id).
+func (t *table) mismatched(q string, ms []checker.Mismatch, scenario func(id string) string) {
+	for _, m := range ms {
+		if t.first(fmt.Sprintf("m %s %s %s", q, m.ID, m.Node)) {
+			t.row(scenario(m.ID)).mismatch++
+		}
+	}
+}
+
+// first reports whether key is new, and remembers it.
+func (t *table) first(key string) bool {
+	if t.seen[key] {
+		return false
+	}
+	t.seen[key] = true
+	return true
 }
 
 func (t *table) countDuplicates(where map[string]string, ds []checker.Delivery) {
@@ -156,26 +207,31 @@ func longestGap(sorted []time.Time, start, end time.Time) stretch {
 // markdown renders the table, scenarios in first-run order, a total last.
 func (t *table) markdown() string {
 	var b strings.Builder
-	b.WriteString("| scenario | runs | confirmed | lost | unexpected | duplicated | unknown | max unavailability |\n")
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	var total row
+	b.WriteString("| scenario | runs | confirmed | lost | unexpected | divergence | seq mismatch | duplicated | unknown | max unavailability |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	total := row{scenario: "**total**"}
 	for _, name := range t.order {
 		r := t.rows[name]
 		runs := fmt.Sprint(r.runs)
 		if r.skipped > 0 {
 			runs = fmt.Sprintf("%d (%d skipped)", r.runs, r.skipped)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %d | %d | %s |\n", r.scenario, runs, r.confirmed, r.lost,
-			r.unexpected, r.duplicated, r.unknown, r.maxUnavail.Round(10*time.Millisecond))
+		writeRow(&b, r, runs)
 		total.runs += r.runs
 		total.confirmed += r.confirmed
 		total.lost += r.lost
 		total.unexpected += r.unexpected
+		total.divergence += r.divergence
+		total.mismatch += r.mismatch
 		total.duplicated += r.duplicated
 		total.unknown += r.unknown
 		total.maxUnavail = max(total.maxUnavail, r.maxUnavail)
 	}
-	fmt.Fprintf(&b, "| **total** | %d | %d | %d | %d | %d | %d | %s |\n", total.runs, total.confirmed, total.lost,
-		total.unexpected, total.duplicated, total.unknown, total.maxUnavail.Round(10*time.Millisecond))
+	writeRow(&b, &total, fmt.Sprint(total.runs))
 	return b.String()
+}
+
+func writeRow(b *strings.Builder, r *row, runs string) {
+	fmt.Fprintf(b, "| %s | %s | %d | %d | %d | %d | %d | %d | %d | %s |\n", r.scenario, runs, r.confirmed, r.lost,
+		r.unexpected, r.divergence, r.mismatch, r.duplicated, r.unknown, r.maxUnavail.Round(10*time.Millisecond))
 }

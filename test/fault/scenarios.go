@@ -35,6 +35,8 @@ var scenarios = []scenario{
 	{"disk-full-leader", diskFullLeader},
 	{"corrupt-log-tail", corruptLogTail},
 	{"corrupt-snapshot", corruptSnapshot},
+	{"pause-leader-kill-follower", pauseLeaderKillFollower},
+	{"pause-leader-isolate-follower", pauseLeaderIsolateFollower},
 }
 
 func killLeader(ctx context.Context, e *env) (string, error) {
@@ -101,11 +103,8 @@ func newLeaderWithout(ctx context.Context, e *env, old *clustertest.Node) error 
 
 // partition starts p, holds it, and heals it; during it, check (if set) runs.
 func partition(ctx context.Context, e *env, p *nemesis.Partition, check func() error) error {
-	if !e.c.AddressesAreAliases() {
-		return fmt.Errorf("%w: nodes share 127.0.0.1 (no loopback aliases), so addresses cannot be partitioned", errSkip)
-	}
-	if err := nemesis.Available("iptables"); err != nil {
-		return fmt.Errorf("%w: %w", errSkip, err)
+	if err := canPartition(e); err != nil {
+		return err
 	}
 	if err := p.Start(ctx); err != nil {
 		return errors.Join(err, p.Heal(context.Background()))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -35,11 +36,14 @@ const queueLimit = 50000
 // TestFaults is the fault-injection suite: a 3-node cluster of real
 // processes under a checked workload (2 queues, a producer through every
 // node per queue, a consumer group, an ordered group and a tail per queue),
-// with the scenarios injected one after another. Short mode (default): each
-// scenario -rounds times (2). -soak=30m: random scenarios until the time is up. The
-// verdict: nothing confirmed lost by any reader, nothing unexpected, no
-// message at two seqs, the ordered group in order, every tail contiguous,
-// every node storing the same messages, never two leaders in a term.
+// with the scenarios injected one after another, and after each the
+// divergence probe. Short mode (default): each scenario -rounds times (2).
+// -soak=30m: random scenarios until the time is up (-favor, -favor-share
+// weight the choice). The verdict: nothing confirmed lost by any reader,
+// nothing unexpected, no message at two seqs, the ordered group in order,
+// every tail contiguous, every node storing the same messages (seq, id,
+// time, body) after every fault and at the end, every confirmed id at its
+// confirmed seq on every node, never two leaders in a term.
 func TestFaults(t *testing.T) {
 	s := newSuite(t)
 	list := selected(t)
@@ -160,15 +164,24 @@ func selected(t *testing.T) []scenario {
 	if *only == "" {
 		return scenarios
 	}
+	out, err := byNames(*only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// byNames looks up comma-separated scenario names (repeats allowed).
+func byNames(names string) ([]scenario, error) {
 	var out []scenario
-	for _, name := range strings.Split(*only, ",") {
+	for _, name := range strings.Split(names, ",") {
 		i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.name == name })
 		if i < 0 {
-			t.Fatalf("unknown scenario %q", name)
+			return nil, fmt.Errorf("unknown scenario %q", name)
 		}
 		out = append(out, scenarios[i])
 	}
-	return out
+	return out, nil
 }
 
 func (s *suite) holdFor() time.Duration {
@@ -181,11 +194,16 @@ func (s *suite) holdFor() time.Duration {
 	return 3 * time.Second
 }
 
-// runOne runs sc, then waits for the cluster to recover; a product failure
-// fails the test, a skip is logged loudly and counted.
+// runOne runs sc, then waits for the cluster to recover and probes the
+// nodes for divergence; a product failure fails the test, a skip is logged
+// loudly and counted.
 func (s *suite) runOne(t *testing.T, sc scenario, hold time.Duration) {
 	s.e.hold, s.e.diskFault = hold, false
 	ctx := timeout(t, 5*time.Minute)
+	since, err := s.e.mark(ctx)
+	if err != nil {
+		t.Fatalf("before %s: %v", sc.name, err)
+	}
 	start := time.Now()
 	note, err := sc.run(ctx, s.e)
 	r := s.tbl.row(sc.name)
@@ -201,21 +219,69 @@ func (s *suite) runOne(t *testing.T, sc scenario, hold time.Duration) {
 	if err := s.e.recover(ctx); err != nil {
 		t.Fatalf("%s (%s): cluster did not recover: %v", sc.name, note, err)
 	}
-	s.windows = append(s.windows, window{scenario: sc.name, start: start, end: time.Now()})
-	t.Logf("%-20s %6.1fs  %s", sc.name, time.Since(start).Seconds(), note)
+	w := window{scenario: sc.name, start: start, end: time.Now()}
+	s.probe(ctx, t, &w, since)
+	s.windows = append(s.windows, w)
+	t.Logf("%-20s %6.1fs (probe %.1fs)  %s", sc.name, time.Since(start).Seconds(), time.Since(w.end).Seconds(), note)
 }
 
-// soak runs random scenarios until d has passed.
+// probe runs the divergence probe after w's fault and fails the test on
+// every difference and seq mismatch, naming the scenario, queue and seq.
+func (s *suite) probe(ctx context.Context, t *testing.T, w *window, since marks) {
+	res, err := s.e.probe(ctx, since)
+	if err != nil {
+		t.Errorf("%s: %v", w.scenario, err)
+		return
+	}
+	w.spans = res.spans
+	for _, q := range sortedIDs(res.spans) {
+		if err := checker.DifferencesErr(res.diffs[q]); err != nil {
+			t.Errorf("%s: queue %s (seqs %d-%d): nodes diverge after the fault: %v", w.scenario, q, res.spans[q].lo, res.spans[q].hi, err)
+		}
+		if err := checker.SeqMismatchErr(res.mismatches[q]); err != nil {
+			t.Errorf("%s: queue %s (seqs %d-%d): %v", w.scenario, q, res.spans[q].lo, res.spans[q].hi, err)
+		}
+		s.tbl.diverged(q, res.diffs[q], func(uint64) string { return w.scenario })
+		s.tbl.mismatched(q, res.mismatches[q], func(string) string { return w.scenario })
+	}
+}
+
+// soak runs scenarios picked at random until d has passed: with -favor,
+// a share -favor-share of them from the favored list, the rest from list.
 func (s *suite) soak(t *testing.T, list []scenario, d time.Duration) {
+	pick := s.picker(t, list)
 	end := time.Now().Add(d)
 	for i := 0; time.Now().Before(end); i++ {
-		s.runOne(t, list[s.e.rng.IntN(len(list))], s.holdFor())
+		s.runOne(t, pick(), s.holdFor())
 		if t.Failed() {
 			return
 		}
 		if i%10 == 9 {
 			t.Logf("soak: %d scenarios, %d confirmed, %v left", i+1, s.e.w.confirmed(), time.Until(end).Round(time.Second))
 		}
+	}
+}
+
+// picker returns the soak's choice of the next scenario (-favor, -favor-share).
+func (s *suite) picker(t *testing.T, list []scenario) func() scenario {
+	rng := s.e.rng
+	mixed := func() scenario { return list[rng.IntN(len(list))] }
+	if *favor == "" {
+		return mixed
+	}
+	fav, err := byNames(*favor)
+	if err != nil {
+		t.Fatalf("-favor: %v", err)
+	}
+	if *favorShare < 0 || *favorShare > 1 {
+		t.Fatalf("-favor-share %v: want a share from 0 to 1", *favorShare)
+	}
+	t.Logf("soak: %.0f%% of the scenarios from %s, the rest from the mixed schedule", *favorShare*100, *favor)
+	return func() scenario {
+		if rng.Float64() < *favorShare {
+			return fav[rng.IntN(len(fav))]
+		}
+		return mixed()
 	}
 }
 
@@ -247,7 +313,7 @@ func (s *suite) verify(t *testing.T) {
 		t.Logf("long unavailability: %s", st)
 	}
 	for _, q := range w.queues {
-		checkSameContents(t, s.e.c, q)
+		s.checkStored(t, q)
 	}
 	if n, err := s.watch.Stop(); err != nil {
 		t.Errorf("leader watch (%d samples): %v", n, err)
@@ -284,21 +350,59 @@ func (s *suite) checkQueue(t *testing.T, q string, h *checker.History) map[strin
 	return reports
 }
 
-// checkSameContents polls until every node returns the same messages for q.
-func checkSameContents(t *testing.T, c *clustertest.Cluster, q string) {
+// checkStored polls until every node returns the same messages for q
+// (compared by seq, id, time and body), then checks that every publish
+// confirmed at a seq the nodes still hold (a bounded queue drops its
+// oldest; the probes checked those) is stored at that seq on every node.
+// Findings not already counted by a probe go into the table.
+func (s *suite) checkStored(t *testing.T, q string) {
 	ctx := timeout(t, 60*time.Second)
+	var contents map[string][]checker.Stored
 	err := clustertest.Poll(ctx, 500*time.Millisecond, func() error {
-		contents := map[string][]checker.Stored{}
-		for _, n := range c.Running() {
-			st, err := clustertest.ReadAll(ctx, n, q)
-			if err != nil {
-				return err
-			}
-			contents[n.ID] = st
+		c, err := readEvery(ctx, s.e.c.Running(), q)
+		if err != nil {
+			return err
 		}
-		return checker.Diverged(contents)
+		contents = c
+		return checker.Diverged(c)
 	})
-	if err != nil {
-		t.Errorf("%s: nodes diverge: %v", q, err)
+	if contents == nil {
+		t.Errorf("%s: reading the nodes: %v", q, err)
+		return
 	}
+	if err := checker.Diverged(contents); err != nil {
+		t.Errorf("%s: nodes diverge at the end of the run: %v", q, err)
+	}
+	s.tbl.diverged(q, checker.Differences(contents), func(seq uint64) string { return bySeq(s.windows, q, seq) })
+	h := s.e.w.hist[q]
+	ms := checker.SeqMismatches(h, contents, firstHeld(contents), math.MaxUint64)
+	if err := checker.SeqMismatchErr(ms); err != nil {
+		t.Errorf("%s: at the end of the run: %v", q, err)
+	}
+	where := attribution(s.windows, h)
+	s.tbl.mismatched(q, ms, func(id string) string { return where[id] })
+}
+
+// readEvery reads all of q from every node.
+func readEvery(ctx context.Context, nodes []*clustertest.Node, q string) (map[string][]checker.Stored, error) {
+	contents := map[string][]checker.Stored{}
+	for _, n := range nodes {
+		st, err := clustertest.ReadAll(ctx, n, q)
+		if err != nil {
+			return nil, err
+		}
+		contents[n.ID] = st
+	}
+	return contents, nil
+}
+
+// firstHeld is the lowest seq every node still holds.
+func firstHeld(contents map[string][]checker.Stored) uint64 {
+	var first uint64
+	for _, st := range contents {
+		if len(st) > 0 {
+			first = max(first, st[0].Seq)
+		}
+	}
+	return first
 }
