@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carriermq/carrier/client"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/test/testlog"
 	"github.com/spf13/pflag"
@@ -45,6 +46,13 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"queue", "create", "q", "--retention", "forever"}, "want limits or workqueue"},
 		{[]string{"queue", "create", "q", "--max-bytes", "lots"}, "is not a size"},
 		{[]string{"queue", "info"}, "needs a QUEUE"},
+		{[]string{"queue", "update"}, "needs a QUEUE"},
+		{[]string{"queue", "update", "q", "--max-in-flight", "-1"}, "must not be negative"},
+		{[]string{"group", "update", "q"}, "needs a QUEUE and a GROUP"},
+		{[]string{"group", "update", "q", "g", "--start", "first"}, "unknown flag: --start"},
+		{[]string{"group", "create", "q", "g", "--start", "later"}, "want new or first"},
+		{[]string{"cluster", "safe-to-stop"}, "needs the member's node id"},
+		{[]string{"cluster", "transfer", "n2"}, "the target is --to"},
 		{[]string{"dlq", "redrive"}, "needs a QUEUE"},
 		{[]string{"dlq", "redrive", "q", "x"}, "not a dead-letter number"},
 		{[]string{"serve", "--log-level", "loud"}, "--log-level"},
@@ -63,7 +71,9 @@ func TestUsageErrors(t *testing.T) {
 
 func TestHelpEverywhere(t *testing.T) {
 	for _, args := range [][]string{{}, {"serve"}, {"pub"}, {"sub"}, {"queue"}, {"queue", "create"},
-		{"queue", "ls"}, {"queue", "info"}, {"queue", "purge"}, {"queue", "rm"}, {"dlq"}, {"dlq", "ls"}, {"dlq", "redrive"}} {
+		{"queue", "ls"}, {"queue", "info"}, {"queue", "update"}, {"queue", "purge"}, {"queue", "rm"}, {"dlq"}, {"dlq", "ls"}, {"dlq", "redrive"},
+		{"group"}, {"group", "create"}, {"group", "info"}, {"group", "update"}, {"group", "rm"},
+		{"cluster"}, {"cluster", "transfer"}, {"cluster", "safe-to-stop"}} {
 		out, _, err := runCLI(context.Background(), nil, "", append(args, "--help")...)
 		if err != nil || !strings.Contains(out, "Usage:") || !strings.Contains(out, "Examples:") {
 			t.Errorf("carrier %s --help: err %v, output:\n%s", strings.Join(args, " "), err, out)
@@ -197,6 +207,8 @@ func TestServePublishSubscribeInProcess(t *testing.T) {
 	checkCreateFlags(t, ctx, env)
 	checkHeadersAndDelay(t, ctx, env)
 	checkSingleNodeCLI(t, ctx, env, listen)
+	checkVersionsCLI(t, ctx, env)
+	checkLeadershipSingleNode(t, ctx, env)
 	stop()
 	select {
 	case err := <-served:
@@ -334,4 +346,74 @@ func checkSingleNodeCLI(t *testing.T, ctx context.Context, env map[string]string
 	if len(lines) != 3 || !strings.Contains(lines[1], "GOSSIP") || strings.Join(row, " ") != strings.Join(want, " ") || applied == 0 {
 		t.Errorf("cluster status on a single node:\n%s\nwant the row %v", o, want)
 	}
+}
+
+// checkVersionsCLI: queue and group updates change only the flags given,
+// --if-match with a stale version changes nothing and fails with
+// precondition_failed, with the version shown by info it applies.
+func checkVersionsCLI(t *testing.T, ctx context.Context, env map[string]string) {
+	t.Helper()
+	if o, e, err := runCLI(ctx, env, "", "queue", "create", "ver", "--max-messages", "100"); err != nil || !strings.Contains(o, "version ") {
+		t.Fatalf("queue create: %v\n%s%s", err, o, e)
+	}
+	_, _, err := runCLI(ctx, env, "", "queue", "update", "ver", "--max-age", "1h", "--if-match", "0000000000000000")
+	if client.CodeOf(err) != protocol.CodePreconditionFailed || exitCode(err) != exitError {
+		t.Errorf("queue update with a stale version: %v (exit %d), want %s", err, exitCode(err), protocol.CodePreconditionFailed)
+	}
+	q := cliJSON[protocol.QueueInfo](t, ctx, env, "queue", "info", "ver")
+	if q.Config.MaxAge != "" {
+		t.Errorf("after the refused update: %+v", q.Config)
+	}
+	if o, _, _ := runCLI(ctx, env, "", "queue", "info", "ver"); !strings.Contains(o, q.ETag) {
+		t.Errorf("queue info does not show the version %s:\n%s", q.ETag, o)
+	}
+	q2 := cliJSON[protocol.QueueInfo](t, ctx, env, "queue", "update", "ver", "--max-age", "1h", "--if-match", q.ETag)
+	if q2.Config.MaxAge != "1h0m0s" || q2.Config.MaxMessages != 100 || q2.ETag == q.ETag {
+		t.Errorf("queue update with the current version: %+v", q2)
+	}
+
+	cliJSON[protocol.GroupInfo](t, ctx, env, "group", "create", "ver", "billing", "--max-in-flight", "1", "--start", "first")
+	g := cliJSON[protocol.GroupInfo](t, ctx, env, "group", "info", "ver", "billing")
+	g2 := cliJSON[protocol.GroupInfo](t, ctx, env, "group", "update", "ver", "billing", "--max-in-flight", "5", "--if-match", g.ETag)
+	if g2.Config.MaxInFlight != 5 || g2.Config.MaxDeliver != g.Config.MaxDeliver || g2.Config.Start == nil || g2.Config.Start.Kind != "first" {
+		t.Errorf("group update: %+v, was %+v", g2.Config, g.Config)
+	}
+	_, _, err = runCLI(ctx, env, "", "group", "update", "ver", "billing", "--max-deliver", "2", "--if-match", g.ETag)
+	if client.CodeOf(err) != protocol.CodePreconditionFailed {
+		t.Errorf("group update with a stale version: %v, want %s", err, protocol.CodePreconditionFailed)
+	}
+	if o, e, err := runCLI(ctx, env, "", "group", "rm", "ver", "billing"); err != nil || !strings.Contains(o, "deleted group billing") {
+		t.Errorf("group rm: %v\n%s%s", err, o, e)
+	}
+}
+
+// checkLeadershipSingleNode: a single node cannot hand leadership over and
+// is never safe to stop (exit 4, the reason on stderr).
+func checkLeadershipSingleNode(t *testing.T, ctx context.Context, env map[string]string) {
+	t.Helper()
+	if _, _, err := runCLI(ctx, env, "", "cluster", "transfer"); client.CodeOf(err) != protocol.CodeBadRequest {
+		t.Errorf("cluster transfer on a single node: %v, want %s", err, protocol.CodeBadRequest)
+	}
+	o, _, err := runCLI(ctx, env, "", "cluster", "safe-to-stop", "n1", "--json")
+	var chk protocol.StopCheck
+	if exitCode(err) != exitNotSafe || !strings.Contains(err.Error(), "quorum is 1") || json.Unmarshal([]byte(o), &chk) != nil || chk.Safe || chk.Member != "n1" {
+		t.Errorf("safe-to-stop of the only node: %v (exit %d), output %q", err, exitCode(err), o)
+	}
+	if _, _, err := runCLI(ctx, env, "", "cluster", "safe-to-stop", "nobody"); client.CodeOf(err) != protocol.CodeNotFound || exitCode(err) != exitError {
+		t.Errorf("safe-to-stop of an unknown node: %v, want %s", err, protocol.CodeNotFound)
+	}
+}
+
+// cliJSON runs a command with --json and decodes its output.
+func cliJSON[T any](t *testing.T, ctx context.Context, env map[string]string, args ...string) T {
+	t.Helper()
+	var v T
+	o, e, err := runCLI(ctx, env, "", append(args, "--json")...)
+	if err != nil {
+		t.Fatalf("carrier %s: %v\n%s", strings.Join(args, " "), err, e)
+	}
+	if err := json.Unmarshal([]byte(o), &v); err != nil {
+		t.Fatalf("carrier %s: decode %q: %v", strings.Join(args, " "), o, err)
+	}
+	return v
 }

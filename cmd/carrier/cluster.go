@@ -16,22 +16,27 @@ func (a *app) clusterCmd() *cobra.Command {
 	f := &clientFlags{}
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Show the cluster's members; remove a member or make a node leave",
+		Short: "Show the cluster's members; remove a member, make a node leave, move leadership",
 		Long: `Cluster membership over the HTTP API. "carrier cluster status" shows every
 member as the node at --server sees it: gossip state, Raft role and suffrage,
 addresses and applied index. "carrier cluster remove ID" removes a member
 (scale-down; any node forwards it to the leader); "carrier cluster leave"
 makes the node at --server leave. Removed nodes keep their data and are not
-added back unless re-added explicitly.`,
+added back unless re-added explicitly. "carrier cluster safe-to-stop ID"
+says whether stopping a node now keeps a quorum, and "carrier cluster
+transfer" moves leadership to another voter, for maintenance one node at a
+time.`,
 		Example: `  carrier cluster status
   carrier cluster status --server 127.0.0.3:7420 --json
   carrier cluster remove carrier-4
-  carrier cluster leave --server carrier-4.carrier:7420`,
-		Args: exactArgs(0, "a subcommand (status, remove, leave)"),
+  carrier cluster leave --server carrier-4.carrier:7420
+  carrier cluster safe-to-stop carrier-2 && carrier cluster transfer --to carrier-3`,
+		Args: exactArgs(0, "a subcommand (status, remove, leave, transfer, safe-to-stop)"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	f.register(cmd, true)
-	cmd.AddCommand(a.clusterStatusCmd(f), a.clusterRemoveCmd(f), a.clusterLeaveCmd(f))
+	cmd.AddCommand(a.clusterStatusCmd(f), a.clusterRemoveCmd(f), a.clusterLeaveCmd(f),
+		a.clusterTransferCmd(f), a.clusterSafeToStopCmd(f))
 	return cmd
 }
 
@@ -144,4 +149,73 @@ func (a *app) printChange(f *clientFlags, ch protocol.MemberChange) error {
 	}
 	_, err := fmt.Fprintf(a.stdout, "%s: %s\n", ch.Member, ch.Change)
 	return err
+}
+
+func (a *app) clusterTransferCmd(f *clientFlags) *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "transfer",
+		Short: "Hand leadership to another voter",
+		Long: `The leader hands leadership to the voter --to, or without it to the most
+up-to-date other voter; any node forwards the request to the leader. Prints
+the new leader once it is known. Transfer before stopping the leader for
+maintenance, so the cluster does not wait an election timeout. A single
+voter has no one to hand over to (bad_request).`,
+		Example: "  carrier cluster transfer\n  carrier cluster transfer --to carrier-2 --json",
+		Args:    exactArgs(0, "no arguments (the target is --to)"),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withAdmin(cmd, f, func(ctx context.Context, ad *client.Admin) error {
+				tr, err := ad.TransferLeadership(ctx, to)
+				if err != nil {
+					return err
+				}
+				if f.json {
+					return printJSON(a.stdout, tr)
+				}
+				_, err = fmt.Fprintf(a.stdout, "leader: %s (was %s)\n", tr.Leader, tr.Previous)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "the voter to hand leadership to (default: the most up-to-date other voter)")
+	return cmd
+}
+
+func (a *app) clusterSafeToStopCmd(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "safe-to-stop ID",
+		Short: "Say whether stopping a node now keeps a quorum of caught-up voters",
+		Long: `Ask the leader (any node forwards) whether stopping the node ID now leaves a
+quorum of caught-up voters. Exit status 0 when it is safe; 4 when it is not,
+with the reason on stderr (1 for any other failure, such as an unknown ID).
+With --json the leader's whole answer is printed either way. A node that
+leads is safe to stop only after a transfer ("carrier cluster transfer"):
+the reason says so.`,
+		Example: "  carrier cluster safe-to-stop carrier-2\n  until carrier cluster safe-to-stop carrier-2; do sleep 5; done",
+		Args:    exactArgs(1, "the member's node id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withAdmin(cmd, f, func(ctx context.Context, ad *client.Admin) error {
+				chk, err := ad.SafeToStop(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if f.json {
+					err = printJSON(a.stdout, chk)
+				} else if chk.Safe {
+					_, err = fmt.Fprintf(a.stdout, "%s is safe to stop: %s\n", chk.Member, chk.Reason)
+				}
+				if err == nil && !chk.Safe {
+					err = notSafeError{chk}
+				}
+				return err
+			})
+		},
+	}
+}
+
+// notSafeError is the answer "not safe to stop" of safe-to-stop (exit 4).
+type notSafeError struct{ chk protocol.StopCheck }
+
+func (e notSafeError) Error() string {
+	return fmt.Sprintf("%s is not safe to stop: %s", e.chk.Member, e.chk.Reason)
 }

@@ -10,11 +10,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carriermq/carrier/client"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/test/testlog"
 )
@@ -181,7 +183,8 @@ func checkStatusTable(t *testing.T, server string) {
 }
 
 // TestServeStopTransfersLeadership stops the leader's serve (as SIGTERM
-// does): leadership moves to another node by transfer, and the stopped
+// does) once the others are caught up (the hand-over picks only such a
+// voter): leadership moves to another node by transfer, and the stopped
 // node stays a voter.
 func TestServeStopTransfersLeadership(t *testing.T) {
 	ids := []string{"n1", "n2", "n3"}
@@ -196,6 +199,13 @@ func TestServeStopTransfersLeadership(t *testing.T) {
 	st := waitSuffrages(t, nodes["n1"].api, map[string]string{"n1": "Voter", "n2": "Voter", "n3": "Voter"})
 	old := st.Leader
 	other := map[string]string{"n1": "n2", "n2": "n3", "n3": "n1"}[old]
+	var unsafe error
+	if err := pollUntil(30*time.Second, func() bool {
+		_, _, unsafe = runCLI(context.Background(), nil, "", "cluster", "safe-to-stop", old, "--server", nodes[other].api)
+		return unsafe == nil
+	}); err != nil {
+		t.Fatalf("the other voters never caught up: %v", unsafe)
+	}
 	nodes[old].stop()
 	if err := <-nodes[old].served; err != nil {
 		t.Fatalf("serve %s stopped with %v", old, err)
@@ -240,5 +250,69 @@ func TestGossipKeySources(t *testing.T) {
 		if !bytes.Equal(got, tt.want) || (tt.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 			t.Errorf("%s: gossipKey = %x, %v; want %x, %q", tt.name, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+// TestServeClusterTransferAndSafeToStop: on three in-process servers, a
+// follower forwards safe-to-stop and transfer to the leader. Every member
+// is safe to stop while all are caught up, an unknown one is not_found;
+// leadership moves to the named node, an unknown target is not_found; with
+// one node stopped, stopping another is not safe (exit 4).
+func TestServeClusterTransferAndSafeToStop(t *testing.T) {
+	ids := []string{"n1", "n2", "n3"}
+	nodes := map[string]*servedNode{}
+	var gossip []string
+	for i, id := range ids {
+		a := nodeAddrs(t, i+6)
+		nodes[id] = startServe(t, id, a[0], "--raft-bind", a[1], "--gossip-bind", a[2],
+			"--join", strings.Join(gossip, ","), "--bootstrap-expect", "3", "--log-level", "debug")
+		gossip = append(gossip, a[2])
+	}
+	st := waitSuffrages(t, nodes["n1"].api, map[string]string{"n1": "Voter", "n2": "Voter", "n3": "Voter"})
+	old := st.Leader
+	follower := map[string]string{"n1": "n2", "n2": "n3", "n3": "n1"}[old]
+	target := map[string]string{"n1": "n2", "n2": "n3", "n3": "n1"}[follower]
+	via := func(server string, args ...string) (string, error) {
+		o, e, err := runCLI(context.Background(), nil, "", append(args, "--server", nodes[server].api)...)
+		if err != nil && e != "" {
+			err = fmt.Errorf("%w (stderr %s)", err, e)
+		}
+		return o, err
+	}
+	for _, id := range ids {
+		var last error
+		if err := pollUntil(30*time.Second, func() bool { _, last = via(follower, "cluster", "safe-to-stop", id); return last == nil }); err != nil {
+			t.Fatalf("safe-to-stop %s through follower %s never said safe: %v", id, follower, last)
+		}
+	}
+	if _, err := via(follower, "cluster", "safe-to-stop", "nobody"); client.CodeOf(err) != protocol.CodeNotFound {
+		t.Errorf("safe-to-stop nobody through a follower: %v, want %s", err, protocol.CodeNotFound)
+	}
+	if _, err := via(follower, "cluster", "transfer", "--to", "nobody"); client.CodeOf(err) != protocol.CodeNotFound {
+		t.Errorf("transfer to nobody through a follower: %v, want %s", err, protocol.CodeNotFound)
+	}
+
+	o, err := via(follower, "cluster", "transfer", "--to", target, "--json")
+	var tr protocol.LeaderTransfer
+	if err != nil || json.Unmarshal([]byte(o), &tr) != nil || tr.Leader != target || tr.Previous != old {
+		t.Fatalf("transfer to %s through follower %s: %v, %q; want leader %s, previous %s", target, follower, err, o, target, old)
+	}
+	o, err = via(follower, "cluster", "safe-to-stop", target, "--json")
+	var chk protocol.StopCheck
+	if err != nil || json.Unmarshal([]byte(o), &chk) != nil || !chk.Safe || !chk.Leader || !strings.Contains(chk.Reason, "transfer leadership first") {
+		t.Errorf("safe-to-stop of the new leader %s: %v, %q; want safe, leading, told to transfer first", target, err, o)
+	}
+
+	nodes[old].stop()
+	if err := <-nodes[old].served; err != nil {
+		t.Fatalf("serve %s stopped with %v", old, err)
+	}
+	nodes[old].served <- nil // for the cleanup
+	err = pollUntil(30*time.Second, func() bool {
+		o, err = via(target, "cluster", "safe-to-stop", follower, "--json")
+		return exitCode(err) == exitNotSafe
+	})
+	if err != nil || json.Unmarshal([]byte(o), &chk) != nil || chk.Safe || !slices.Contains(chk.Lagging, old) {
+		t.Fatalf("safe-to-stop %s with %s stopped: %q, %v; want not safe, %s lagging", follower, old, o, err, old)
 	}
 }

@@ -26,18 +26,23 @@ func main() {
 
 // Exit codes: 2 for a usage error, 3 when a server stopped because its Raft
 // log could not be written (a fail-stop: start it again once the disk is
-// fixed; it reopens its log from disk), 1 for every other error.
+// fixed; it reopens its log from disk), 4 when "cluster safe-to-stop"
+// answers no, 1 for every other error.
 const (
 	exitError    = 1
 	exitUsage    = 2
 	exitFailStop = 3
+	exitNotSafe  = 4
 )
 
 func exitCode(err error) int {
 	var ue usageError
+	var ns notSafeError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &ns):
+		return exitNotSafe
 	case errors.Is(err, cluster.ErrLogStoreFailed):
 		return exitFailStop
 	default:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/carriermq/carrier/client"
 	"github.com/carriermq/carrier/protocol"
@@ -23,14 +24,15 @@ func (a *app) queueCmd() *cobra.Command {
 "carrier queue info NAME" shows one queue with its consumer groups.`,
 		Example: `  carrier queue ls
   carrier queue create orders --max-age 24h --dedup-window 10m
+  carrier queue update orders --max-age 48h
   carrier queue info orders
   carrier queue purge orders
   carrier queue rm orders`,
-		Args: exactArgs(0, "a subcommand (ls, create, info, purge, rm)"),
+		Args: exactArgs(0, "a subcommand (ls, create, update, info, purge, rm)"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	f.register(cmd, true)
-	cmd.AddCommand(a.queueLsCmd(f), a.queueCreateCmd(f), a.queueInfoCmd(f), a.queuePurgeCmd(f), a.queueRmCmd(f))
+	cmd.AddCommand(a.queueLsCmd(f), a.queueCreateCmd(f), a.queueUpdateCmd(f), a.queueInfoCmd(f), a.queuePurgeCmd(f), a.queueRmCmd(f))
 	return cmd
 }
 
@@ -125,6 +127,7 @@ func printQueueInfo(w io.Writer, q protocol.QueueInfo) error {
 	fmt.Fprintf(tw, "Dead letters:\t%d\n", q.DeadLetters)
 	fmt.Fprintf(tw, "Settings:\t%s\n", configSummary(q.Config))
 	fmt.Fprintf(tw, "Group defaults:\t%s\n", groupSummary(q.Config.Group))
+	fmt.Fprintf(tw, "Version:\t%s\n", orDash(q.ETag))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -221,13 +224,27 @@ func (a *app) queueRmCmd(f *clientFlags) *cobra.Command {
 	}
 }
 
-// queueConfigFlags are the create flags, one per QueueConfig field.
+// queueConfigFlags are the create and update flags, one per QueueConfig
+// field; the group's are the defaults of new groups.
 type queueConfigFlags struct {
-	retention, discard, start    string
-	maxMessages, maxDeadLetters  int64
-	maxBytes, maxMessageSize     string
-	maxAge, dedupWindow, ackWait time.Duration
-	maxDeliver, maxInFlight      int
+	retention, discard          string
+	maxMessages, maxDeadLetters int64
+	maxBytes, maxMessageSize    string
+	maxAge, dedupWindow         time.Duration
+	group                       groupConfigFlags
+}
+
+// register adds the flags to fs.
+func (qf *queueConfigFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&qf.retention, "retention", "", "limits or workqueue (default limits)")
+	fs.Int64Var(&qf.maxMessages, "max-messages", 0, "keep at most this many messages")
+	fs.StringVar(&qf.maxBytes, "max-bytes", "", "keep at most this many bytes (e.g. 512MiB)")
+	fs.DurationVar(&qf.maxAge, "max-age", 0, "drop messages older than this (e.g. 24h)")
+	fs.StringVar(&qf.maxMessageSize, "max-message-size", "", "refuse larger messages (e.g. 256KiB)")
+	fs.StringVar(&qf.discard, "discard", "", "when a limit is hit: old (drop oldest) or new (refuse publish)")
+	fs.DurationVar(&qf.dedupWindow, "dedup-window", 0, "how long a message id is remembered for de-duplication")
+	fs.Int64Var(&qf.maxDeadLetters, "max-dead-letters", 0, "keep at most this many dead letters")
+	qf.group.register(fs, "group default: ", true)
 }
 
 func (a *app) queueCreateCmd(f *clientFlags) *cobra.Command {
@@ -250,37 +267,61 @@ flags are the defaults of groups created on this queue.`,
   carrier queue create audit --start first --dedup-window 1h`,
 		Args: exactArgs(1, "a QUEUE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := qf.config(cmd)
-			if err != nil {
-				return err
-			}
-			return a.withAdmin(cmd, f, func(ctx context.Context, ad *client.Admin) error {
-				q, err := ad.CreateQueue(ctx, args[0], cfg)
-				if err != nil {
-					return err
-				}
-				if f.json {
-					return printJSON(a.stdout, q)
-				}
-				_, err = fmt.Fprintf(a.stdout, "created queue %s (%s; group defaults: %s)\n", q.Name, configSummary(q.Config), groupSummary(q.Config.Group))
-				return err
+			return a.sendQueueConfig(cmd, f, qf, "created", func(ctx context.Context, ad *client.Admin, cfg protocol.QueueConfig) (protocol.QueueInfo, error) {
+				return ad.CreateQueue(ctx, args[0], cfg)
 			})
 		},
 	}
-	fs := cmd.Flags()
-	fs.StringVar(&qf.retention, "retention", "", "limits or workqueue (default limits)")
-	fs.Int64Var(&qf.maxMessages, "max-messages", 0, "keep at most this many messages")
-	fs.StringVar(&qf.maxBytes, "max-bytes", "", "keep at most this many bytes (e.g. 512MiB)")
-	fs.DurationVar(&qf.maxAge, "max-age", 0, "drop messages older than this (e.g. 24h)")
-	fs.StringVar(&qf.maxMessageSize, "max-message-size", "", "refuse larger messages (e.g. 256KiB)")
-	fs.StringVar(&qf.discard, "discard", "", "when a limit is hit: old (drop oldest) or new (refuse publish)")
-	fs.DurationVar(&qf.dedupWindow, "dedup-window", 0, "how long a message id is remembered for de-duplication")
-	fs.Int64Var(&qf.maxDeadLetters, "max-dead-letters", 0, "keep at most this many dead letters")
-	fs.DurationVar(&qf.ackWait, "ack-wait", 0, "group default: redeliver a message not acked within this long")
-	fs.IntVar(&qf.maxDeliver, "max-deliver", 0, "group default: attempts before the dead-letter queue")
-	fs.IntVar(&qf.maxInFlight, "max-in-flight", 0, "group default: unacked messages per member")
-	fs.StringVar(&qf.start, "start", "", "group default: where a new group starts, new or first")
+	qf.register(cmd.Flags())
 	return cmd
+}
+
+func (a *app) queueUpdateCmd(f *clientFlags) *cobra.Command {
+	qf := &queueConfigFlags{}
+	var ifMatch string
+	cmd := &cobra.Command{
+		Use:   "update QUEUE",
+		Short: "Change some settings of a queue (the others stay)",
+		Long: `Change the settings given as flags on QUEUE; the others stay as they are.
+Lowered limits are enforced at once. Concurrent updates never lose each
+other's changes. With --if-match VERSION (the Version of "carrier queue
+info", or its --json etag) the change applies only if the settings are still
+that version; otherwise it fails with precondition_failed and changes
+nothing. The group flags change the defaults of groups created later:
+"carrier group update" changes an existing group.`,
+		Example: `  carrier queue update orders --max-age 48h
+  carrier queue update orders --max-bytes 1GiB --if-match 1e905fe632c885ca`,
+		Args: exactArgs(1, "a QUEUE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.sendQueueConfig(cmd, f, qf, "updated", func(ctx context.Context, ad *client.Admin, cfg protocol.QueueConfig) (protocol.QueueInfo, error) {
+				return ad.UpdateQueue(ctx, args[0], cfg, ifMatch)
+			})
+		},
+	}
+	qf.register(cmd.Flags())
+	cmd.Flags().StringVar(&ifMatch, "if-match", "", "apply only to this version of the settings (see queue info)")
+	return cmd
+}
+
+// sendQueueConfig sends the flags' config with send and prints the queue.
+func (a *app) sendQueueConfig(cmd *cobra.Command, f *clientFlags, qf *queueConfigFlags, done string,
+	send func(context.Context, *client.Admin, protocol.QueueConfig) (protocol.QueueInfo, error)) error {
+	cfg, err := qf.config(cmd)
+	if err != nil {
+		return err
+	}
+	return a.withAdmin(cmd, f, func(ctx context.Context, ad *client.Admin) error {
+		q, err := send(ctx, ad, cfg)
+		if err != nil {
+			return err
+		}
+		if f.json {
+			return printJSON(a.stdout, q)
+		}
+		_, err = fmt.Fprintf(a.stdout, "%s queue %s (%s; group defaults: %s; version %s)\n", done, q.Name,
+			configSummary(q.Config), groupSummary(q.Config.Group), q.ETag)
+		return err
+	})
 }
 
 // config validates the flags and builds the QueueConfig to send.
@@ -293,9 +334,6 @@ func (qf *queueConfigFlags) config(cmd *cobra.Command) (protocol.QueueConfig, er
 	if err := oneOf(cmd, "--discard", qf.discard, "old", "new"); err != nil {
 		return c, err
 	}
-	if err := oneOf(cmd, "--start", qf.start, "new", "first"); err != nil {
-		return c, err
-	}
 	var err error
 	if c.MaxBytes, err = parseSize(qf.maxBytes); err != nil {
 		return c, flagError(cmd, "--max-bytes: %v", err)
@@ -303,16 +341,12 @@ func (qf *queueConfigFlags) config(cmd *cobra.Command) (protocol.QueueConfig, er
 	if c.MaxMessageSize, err = parseSize(qf.maxMessageSize); err != nil {
 		return c, flagError(cmd, "--max-message-size: %v", err)
 	}
-	if qf.maxMessages < 0 || qf.maxDeadLetters < 0 || qf.maxDeliver < 0 || qf.maxInFlight < 0 ||
-		qf.maxAge < 0 || qf.dedupWindow < 0 || qf.ackWait < 0 {
+	if qf.maxMessages < 0 || qf.maxDeadLetters < 0 || qf.maxAge < 0 || qf.dedupWindow < 0 {
 		return c, flagError(cmd, "limits, counts and durations must not be negative")
 	}
 	c.MaxAge, c.DedupWindow = durationString(qf.maxAge), durationString(qf.dedupWindow)
-	c.Group = protocol.GroupConfig{AckWait: durationString(qf.ackWait), MaxDeliver: qf.maxDeliver, MaxInFlight: qf.maxInFlight}
-	if qf.start != "" {
-		c.Group.Start = &protocol.Position{Kind: qf.start}
-	}
-	return c, nil
+	c.Group, err = qf.group.config(cmd)
+	return c, err
 }
 
 func oneOf(cmd *cobra.Command, flag, v string, allowed ...string) error {

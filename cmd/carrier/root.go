@@ -98,7 +98,7 @@ or $CARRIER_SERVER).`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{err: err, path: c.CommandPath()}
 	})
-	root.AddCommand(a.serveCmd(), a.pubCmd(), a.subCmd(), a.queueCmd(), a.dlqCmd(), a.benchCmd(), a.clusterCmd())
+	root.AddCommand(a.serveCmd(), a.pubCmd(), a.subCmd(), a.queueCmd(), a.groupCmd(), a.dlqCmd(), a.benchCmd(), a.clusterCmd())
 	return root
 }
 
