@@ -69,18 +69,13 @@ func (g *Gateway) handleUpdateQueue(w http.ResponseWriter, r *http.Request) {
 		writeError(w, werr)
 		return
 	}
-	read := func() (queue.Command, string, error) {
-		var info queue.QueueInfo
-		var err error
-		g.b.View(func(s *queue.State) { info, err = s.Queue(name) })
+	read := func(s *queue.State) (queue.Command, string, error) {
+		info, err := s.Queue(name)
 		if err != nil {
 			return nil, "", err
 		}
 		cfg, werr := queueConfigFromWire(mergeConfig(queueConfigToWire(info.Config), patch))
-		if werr != nil {
-			return nil, "", werr
-		}
-		return queue.UpdateQueue{Name: name, Config: cfg, IfMatch: info.ETag}, info.ETag, nil
+		return queue.UpdateQueue{Name: name, Config: cfg, IfMatch: info.ETag}, info.ETag, orNil(werr)
 	}
 	res, err := g.updateSettings(r.Context(), "queue "+name, ifMatch(r), read)
 	g.answerQueue(w, name, res, err)

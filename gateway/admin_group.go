@@ -79,18 +79,13 @@ func (g *Gateway) handleUpdateGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, werr)
 		return
 	}
-	read := func() (queue.Command, string, error) {
-		var info queue.GroupInfo
-		var err error
-		g.b.View(func(s *queue.State) { info, err = s.Group(name, group) })
+	read := func(s *queue.State) (queue.Command, string, error) {
+		info, err := s.Group(name, group)
 		if err != nil {
 			return nil, "", err
 		}
 		cfg, werr := groupConfigFromWire(mergeGroupConfig(groupConfigToWire(info.Config), patch))
-		if werr != nil {
-			return nil, "", werr
-		}
-		return queue.UpdateGroup{Queue: name, Group: group, Config: cfg, IfMatch: info.ETag}, info.ETag, nil
+		return queue.UpdateGroup{Queue: name, Group: group, Config: cfg, IfMatch: info.ETag}, info.ETag, orNil(werr)
 	}
 	if _, err := g.updateSettings(r.Context(), "group "+group, ifMatch(r), read); err != nil {
 		writeError(w, toWire(err))

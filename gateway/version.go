@@ -56,14 +56,17 @@ func (p precondition) check(what, current string) error {
 }
 
 // updateSettings is a PATCH's read-modify-write. read builds the command
-// from the current settings, conditioned on their version (its IfMatch),
-// and returns that version, so the state machine refuses the command if
-// another update commits between the read and this one. With the client's
-// own If-Match that refusal is the answer; without, the gateway reads
-// again and retries, up to maxUpdateAttempts.
-func (g *Gateway) updateSettings(ctx context.Context, what string, p precondition, read func() (queue.Command, string, error)) (queue.Result, error) {
+// from the applied state's current settings, conditioned on their version
+// (its IfMatch), and returns that version, so the state machine refuses
+// the command if another update commits between the read and this one.
+// With the client's own If-Match that refusal is the answer; without, the
+// gateway reads again and retries, up to maxUpdateAttempts.
+func (g *Gateway) updateSettings(ctx context.Context, what string, p precondition, read func(*queue.State) (queue.Command, string, error)) (queue.Result, error) {
 	for attempt := 1; ; attempt++ {
-		cmd, version, err := read()
+		var cmd queue.Command
+		var version string
+		var err error
+		g.b.View(func(s *queue.State) { cmd, version, err = read(s) })
 		if err == nil {
 			err = p.check(what, version)
 		}
@@ -76,6 +79,14 @@ func (g *Gateway) updateSettings(ctx context.Context, what string, p preconditio
 		}
 		g.log.Debug("settings changed during a PATCH: reading them again", "what", what, "attempt", attempt)
 	}
+}
+
+// orNil is e as an error: nil when e is nil (not a nil *wireError).
+func orNil(e *wireError) error {
+	if e == nil {
+		return nil
+	}
+	return e
 }
 
 // writeVersioned answers 200 with v and its version in the ETag header

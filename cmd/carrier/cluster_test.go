@@ -182,21 +182,38 @@ func checkStatusTable(t *testing.T, server string) {
 	}
 }
 
-// TestServeStopTransfersLeadership stops the leader's serve (as SIGTERM
-// does) once the others are caught up (the hand-over picks only such a
-// voter): leadership moves to another node by transfer, and the stopped
-// node stays a voter.
-func TestServeStopTransfersLeadership(t *testing.T) {
-	ids := []string{"n1", "n2", "n3"}
+// startThree starts n1, n2 and n3 (addresses from nodeAddrs(first+i)), each
+// joining the ones before it, and waits until all three are voters.
+func startThree(t *testing.T, first int) (map[string]*servedNode, protocol.ClusterStatus) {
+	t.Helper()
 	nodes := map[string]*servedNode{}
 	var gossip []string
-	for i, id := range ids {
-		a := nodeAddrs(t, i+3)
+	for i, id := range []string{"n1", "n2", "n3"} {
+		a := nodeAddrs(t, first+i)
 		nodes[id] = startServe(t, id, a[0], "--raft-bind", a[1], "--gossip-bind", a[2],
 			"--join", strings.Join(gossip, ","), "--bootstrap-expect", "3", "--log-level", "debug")
 		gossip = append(gossip, a[2])
 	}
 	st := waitSuffrages(t, nodes["n1"].api, map[string]string{"n1": "Voter", "n2": "Voter", "n3": "Voter"})
+	return nodes, st
+}
+
+// stopNow stops the node (as SIGTERM does) and waits until serve returned.
+func (n *servedNode) stopNow(t *testing.T) {
+	t.Helper()
+	n.stop()
+	if err := <-n.served; err != nil {
+		t.Fatalf("serve %s stopped with %v", n.id, err)
+	}
+	n.served <- nil // for the cleanup
+}
+
+// TestServeStopTransfersLeadership stops the leader's serve (as SIGTERM
+// does) once the others are caught up (the hand-over picks only such a
+// voter): leadership moves to another node by transfer, and the stopped
+// node stays a voter.
+func TestServeStopTransfersLeadership(t *testing.T) {
+	nodes, st := startThree(t, 3)
 	old := st.Leader
 	other := map[string]string{"n1": "n2", "n2": "n3", "n3": "n1"}[old]
 	var unsafe error
@@ -206,11 +223,7 @@ func TestServeStopTransfersLeadership(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("the other voters never caught up: %v", unsafe)
 	}
-	nodes[old].stop()
-	if err := <-nodes[old].served; err != nil {
-		t.Fatalf("serve %s stopped with %v", old, err)
-	}
-	nodes[old].served <- nil // for the cleanup
+	nodes[old].stopNow(t)
 	if !strings.Contains(nodes[old].errOut.String(), "leadership transferred") {
 		t.Errorf("%s did not log a leadership transfer", old)
 	}
@@ -259,16 +272,8 @@ func TestGossipKeySources(t *testing.T) {
 // leadership moves to the named node, an unknown target is not_found; with
 // one node stopped, stopping another is not safe (exit 4).
 func TestServeClusterTransferAndSafeToStop(t *testing.T) {
+	nodes, st := startThree(t, 6)
 	ids := []string{"n1", "n2", "n3"}
-	nodes := map[string]*servedNode{}
-	var gossip []string
-	for i, id := range ids {
-		a := nodeAddrs(t, i+6)
-		nodes[id] = startServe(t, id, a[0], "--raft-bind", a[1], "--gossip-bind", a[2],
-			"--join", strings.Join(gossip, ","), "--bootstrap-expect", "3", "--log-level", "debug")
-		gossip = append(gossip, a[2])
-	}
-	st := waitSuffrages(t, nodes["n1"].api, map[string]string{"n1": "Voter", "n2": "Voter", "n3": "Voter"})
 	old := st.Leader
 	follower := map[string]string{"n1": "n2", "n2": "n3", "n3": "n1"}[old]
 	target := map[string]string{"n1": "n2", "n2": "n3", "n3": "n1"}[follower]
@@ -303,11 +308,7 @@ func TestServeClusterTransferAndSafeToStop(t *testing.T) {
 		t.Errorf("safe-to-stop of the new leader %s: %v, %q; want safe, leading, told to transfer first", target, err, o)
 	}
 
-	nodes[old].stop()
-	if err := <-nodes[old].served; err != nil {
-		t.Fatalf("serve %s stopped with %v", old, err)
-	}
-	nodes[old].served <- nil // for the cleanup
+	nodes[old].stopNow(t)
 	err = pollUntil(30*time.Second, func() bool {
 		o, err = via(target, "cluster", "safe-to-stop", follower, "--json")
 		return exitCode(err) == exitNotSafe

@@ -79,9 +79,9 @@ fails with group_exists.`,
 		Example: "  carrier group create orders billing\n  carrier group create jobs workers --max-deliver 3 --start first",
 		Args:    exactArgs(2, "a QUEUE and a GROUP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.sendGroupConfig(cmd, f, gf, "created", func(ctx context.Context, ad *client.Admin, cfg protocol.GroupConfig) (protocol.GroupInfo, error) {
+			return sendSettings(a, cmd, f, gf.config, func(ctx context.Context, ad *client.Admin, cfg protocol.GroupConfig) (protocol.GroupInfo, error) {
 				return ad.CreateGroup(ctx, args[0], args[1], cfg)
-			})
+			}, groupLine("created"))
 		},
 	}
 	gf.register(cmd.Flags(), "", true)
@@ -105,9 +105,9 @@ precondition_failed and changes nothing.`,
 		Example: "  carrier group update orders billing --max-in-flight 50\n  carrier group update jobs workers --ack-wait 2m --if-match 7e85b8a7b539ccfd",
 		Args:    exactArgs(2, "a QUEUE and a GROUP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.sendGroupConfig(cmd, f, gf, "updated", func(ctx context.Context, ad *client.Admin, cfg protocol.GroupConfig) (protocol.GroupInfo, error) {
+			return sendSettings(a, cmd, f, gf.config, func(ctx context.Context, ad *client.Admin, cfg protocol.GroupConfig) (protocol.GroupInfo, error) {
 				return ad.UpdateGroup(ctx, args[0], args[1], cfg, ifMatch)
-			})
+			}, groupLine("updated"))
 		},
 	}
 	gf.register(cmd.Flags(), "", false)
@@ -115,24 +115,11 @@ precondition_failed and changes nothing.`,
 	return cmd
 }
 
-// sendGroupConfig sends the flags' config with send and prints the group.
-func (a *app) sendGroupConfig(cmd *cobra.Command, f *clientFlags, gf *groupConfigFlags, done string,
-	send func(context.Context, *client.Admin, protocol.GroupConfig) (protocol.GroupInfo, error)) error {
-	cfg, err := gf.config(cmd)
-	if err != nil {
-		return err
+// groupLine says what was done to a group, with its settings and version.
+func groupLine(done string) func(protocol.GroupInfo) string {
+	return func(g protocol.GroupInfo) string {
+		return fmt.Sprintf("%s group %s (%s; version %s)", done, g.Name, groupSummary(g.Config), g.ETag)
 	}
-	return a.withAdmin(cmd, f, func(ctx context.Context, ad *client.Admin) error {
-		g, err := send(ctx, ad, cfg)
-		if err != nil {
-			return err
-		}
-		if f.json {
-			return printJSON(a.stdout, g)
-		}
-		_, err = fmt.Fprintf(a.stdout, "%s group %s (%s; version %s)\n", done, g.Name, groupSummary(g.Config), g.ETag)
-		return err
-	})
 }
 
 func (a *app) groupInfoCmd(f *clientFlags) *cobra.Command {

@@ -267,9 +267,9 @@ flags are the defaults of groups created on this queue.`,
   carrier queue create audit --start first --dedup-window 1h`,
 		Args: exactArgs(1, "a QUEUE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.sendQueueConfig(cmd, f, qf, "created", func(ctx context.Context, ad *client.Admin, cfg protocol.QueueConfig) (protocol.QueueInfo, error) {
+			return sendSettings(a, cmd, f, qf.config, func(ctx context.Context, ad *client.Admin, cfg protocol.QueueConfig) (protocol.QueueInfo, error) {
 				return ad.CreateQueue(ctx, args[0], cfg)
-			})
+			}, queueLine("created"))
 		},
 	}
 	qf.register(cmd.Flags())
@@ -293,9 +293,9 @@ nothing. The group flags change the defaults of groups created later:
   carrier queue update orders --max-bytes 1GiB --if-match 1e905fe632c885ca`,
 		Args: exactArgs(1, "a QUEUE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.sendQueueConfig(cmd, f, qf, "updated", func(ctx context.Context, ad *client.Admin, cfg protocol.QueueConfig) (protocol.QueueInfo, error) {
+			return sendSettings(a, cmd, f, qf.config, func(ctx context.Context, ad *client.Admin, cfg protocol.QueueConfig) (protocol.QueueInfo, error) {
 				return ad.UpdateQueue(ctx, args[0], cfg, ifMatch)
-			})
+			}, queueLine("updated"))
 		},
 	}
 	qf.register(cmd.Flags())
@@ -303,25 +303,33 @@ nothing. The group flags change the defaults of groups created later:
 	return cmd
 }
 
-// sendQueueConfig sends the flags' config with send and prints the queue.
-func (a *app) sendQueueConfig(cmd *cobra.Command, f *clientFlags, qf *queueConfigFlags, done string,
-	send func(context.Context, *client.Admin, protocol.QueueConfig) (protocol.QueueInfo, error)) error {
-	cfg, err := qf.config(cmd)
+// sendSettings builds settings from the flags with config, sends them with
+// send and prints the answer as JSON or as the line text makes of it.
+func sendSettings[C, I any](a *app, cmd *cobra.Command, f *clientFlags, config func(*cobra.Command) (C, error),
+	send func(context.Context, *client.Admin, C) (I, error), text func(I) string) error {
+	cfg, err := config(cmd)
 	if err != nil {
 		return err
 	}
 	return a.withAdmin(cmd, f, func(ctx context.Context, ad *client.Admin) error {
-		q, err := send(ctx, ad, cfg)
+		v, err := send(ctx, ad, cfg)
 		if err != nil {
 			return err
 		}
 		if f.json {
-			return printJSON(a.stdout, q)
+			return printJSON(a.stdout, v)
 		}
-		_, err = fmt.Fprintf(a.stdout, "%s queue %s (%s; group defaults: %s; version %s)\n", done, q.Name,
-			configSummary(q.Config), groupSummary(q.Config.Group), q.ETag)
+		_, err = fmt.Fprintln(a.stdout, text(v))
 		return err
 	})
+}
+
+// queueLine says what was done to a queue, with its settings and version.
+func queueLine(done string) func(protocol.QueueInfo) string {
+	return func(q protocol.QueueInfo) string {
+		return fmt.Sprintf("%s queue %s (%s; group defaults: %s; version %s)", done, q.Name,
+			configSummary(q.Config), groupSummary(q.Config.Group), q.ETag)
+	}
 }
 
 // config validates the flags and builds the QueueConfig to send.
