@@ -75,7 +75,7 @@ func (g *Gateway) handleUpdateQueue(w http.ResponseWriter, r *http.Request) {
 			return nil, "", err
 		}
 		cfg, werr := queueConfigFromWire(mergeConfig(queueConfigToWire(info.Config), patch))
-		return queue.UpdateQueue{Name: name, Config: cfg, IfMatch: info.ETag}, info.ETag, orNil(werr)
+		return queue.UpdateQueue{Name: name, Config: cfg}, info.ETag, orNil(werr)
 	}
 	res, err := g.updateSettings(r.Context(), "queue "+name, ifMatch(r), read)
 	g.answerQueue(w, name, res, err)

@@ -85,7 +85,7 @@ func (g *Gateway) handleUpdateGroup(w http.ResponseWriter, r *http.Request) {
 			return nil, "", err
 		}
 		cfg, werr := groupConfigFromWire(mergeGroupConfig(groupConfigToWire(info.Config), patch))
-		return queue.UpdateGroup{Queue: name, Group: group, Config: cfg, IfMatch: info.ETag}, info.ETag, orNil(werr)
+		return queue.UpdateGroup{Queue: name, Group: group, Config: cfg}, info.ETag, orNil(werr)
 	}
 	if _, err := g.updateSettings(r.Context(), "group "+group, ifMatch(r), read); err != nil {
 		writeError(w, toWire(err))

@@ -47,38 +47,67 @@ func ifMatch(r *http.Request) precondition {
 	return p
 }
 
-// check refuses a current version the client's If-Match does not name.
-func (p precondition) check(what, current string) error {
-	if !p.explicit || slices.Contains(p.tags, current) {
-		return nil
-	}
-	return errf(protocol.CodePreconditionFailed, "%s changed since it was read (version %q, If-Match %s): read it again and retry", what, current, p.header)
+// allows reports whether the client's If-Match admits version.
+func (p precondition) allows(version string) bool {
+	return !p.explicit || slices.Contains(p.tags, version)
 }
 
+// noVersion is an IfMatch no settings have: a command conditioned on it is
+// always refused, and changes nothing.
+const noVersion = "none"
+
 // updateSettings is a PATCH's read-modify-write. read builds the command
-// from the applied state's current settings, conditioned on their version
-// (its IfMatch), and returns that version, so the state machine refuses
-// the command if another update commits between the read and this one.
-// With the client's own If-Match that refusal is the answer; without, the
-// gateway reads again and retries, up to maxUpdateAttempts.
+// from the applied state's current settings and returns their version;
+// the command is proposed conditioned on that version, so the state
+// machine refuses it if another update commits between the read and this
+// one. Without the client's If-Match the gateway then reads again and
+// retries, up to maxUpdateAttempts; with it the refusal is the answer.
+//
+// A version the client's If-Match does not name may only mean that this
+// node has not applied the update the client read elsewhere (a follower a
+// moment behind). Before answering precondition_failed the gateway proposes
+// the command conditioned on noVersion, which the state machine refuses:
+// once that returns, this node has applied everything committed before it,
+// and a second read decides.
 func (g *Gateway) updateSettings(ctx context.Context, what string, p precondition, read func(*queue.State) (queue.Command, string, error)) (queue.Result, error) {
+	caughtUp := false
 	for attempt := 1; ; attempt++ {
 		var cmd queue.Command
 		var version string
 		var err error
 		g.b.View(func(s *queue.State) { cmd, version, err = read(s) })
-		if err == nil {
-			err = p.check(what, version)
-		}
-		if err != nil {
+		switch {
+		case err != nil:
 			return queue.Result{}, err
+		case !p.allows(version) && caughtUp:
+			return queue.Result{}, errf(protocol.CodePreconditionFailed,
+				"%s changed since it was read (version %q, If-Match %s): read it again and retry", what, version, p.header)
+		case !p.allows(version):
+			if _, err := g.propose(ctx, withIfMatch(cmd, noVersion)); queue.CodeOf(err) != queue.CodePreconditionFailed {
+				return queue.Result{}, err
+			}
+			caughtUp = true
+			continue
 		}
-		res, err := g.propose(ctx, cmd)
-		if p.explicit || attempt == maxUpdateAttempts || queue.CodeOf(err) != queue.CodePreconditionFailed {
+		res, err := g.propose(ctx, withIfMatch(cmd, version))
+		if p.explicit || attempt >= maxUpdateAttempts || queue.CodeOf(err) != queue.CodePreconditionFailed {
 			return res, err
 		}
 		g.log.Debug("settings changed during a PATCH: reading them again", "what", what, "attempt", attempt)
 	}
+}
+
+// withIfMatch is cmd (an UpdateQueue or an UpdateGroup) conditioned on version.
+func withIfMatch(cmd queue.Command, version string) queue.Command {
+	switch c := cmd.(type) {
+	case queue.UpdateQueue:
+		c.IfMatch = version
+		return c
+	case queue.UpdateGroup:
+		c.IfMatch = version
+		return c
+	}
+	return cmd
 }
 
 // orNil is e as an error: nil when e is nil (not a nil *wireError).

@@ -165,6 +165,71 @@ func TestPatchAfterConcurrentUpdateLosesNothing(t *testing.T) {
 	}
 }
 
+// laggingBackend shows the gateway, once, a state that has not applied the
+// last update, as a follower a moment behind the leader would.
+type laggingBackend struct {
+	*cluster.Node
+	mu        sync.Mutex
+	stale     *queue.State // shown by the next View, then dropped
+	proposals atomic.Int32
+}
+
+func (b *laggingBackend) View(fn func(*queue.State)) {
+	b.mu.Lock()
+	st := b.stale
+	b.stale = nil
+	b.mu.Unlock()
+	if st != nil {
+		fn(st)
+		return
+	}
+	b.Node.View(fn)
+}
+
+func (b *laggingBackend) Propose(ctx context.Context, cmd queue.Command) (queue.Result, error) {
+	b.proposals.Add(1)
+	return b.Node.Propose(ctx, cmd)
+}
+
+// copyState is a copy of the node's applied state, through a snapshot.
+func copyState(t *testing.T, n *cluster.Node) *queue.State {
+	t.Helper()
+	var snap *queue.Snapshot
+	n.View(func(s *queue.State) { snap = s.Snapshot() })
+	var buf bytes.Buffer
+	if _, err := snap.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	st := queue.New(queue.NewMemoryStore)
+	if err := st.Restore(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A PATCH whose If-Match names a version this node has not applied yet
+// (the client read it from another, fresher node) is not refused: the
+// gateway catches up first. A version that is really stale still is.
+func TestIfMatchOfAVersionNotAppliedHereYet(t *testing.T) {
+	b := &laggingBackend{}
+	s := startServerWith(t, DefaultConfig(), func(n *cluster.Node) Backend { b.Node = n; return b })
+	s.httpDo("PUT", "/v1/queues/orders", `{"maxMessages":100}`, nil)
+	old := s.queueVersion("orders")
+	stale := copyState(t, b.Node)
+	fresh := s.patchOK("/v1/queues/orders", "*", `{"maxAge":"1h"}`)
+
+	b.mu.Lock()
+	b.stale = stale
+	b.mu.Unlock()
+	before := b.proposals.Load()
+	info := s.patchOK("/v1/queues/orders", fresh.ETag, `{"maxMessages":500}`)
+	if info.Config.MaxAge != "1h0m0s" || info.Config.MaxMessages != 500 || b.proposals.Load()-before != 2 {
+		t.Fatalf("PATCH of a version this node had not applied: %+v after %d proposals; want both changes after a refused catch-up and the update",
+			info.Config, b.proposals.Load()-before)
+	}
+	s.patchError("/v1/queues/orders", old.ETag, `{"maxMessages":7}`, 412, protocol.CodePreconditionFailed)
+}
+
 // Two clients PATCH different settings of one queue at the same time,
 // without If-Match, round after round: after each round both are applied.
 func TestConcurrentPatchesBothApplied(t *testing.T) {
