@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/raft"
 )
@@ -77,11 +79,14 @@ func (n *Node) AddMember(ctx context.Context, id, raftAddress string) error {
 
 // TransferLeadership hands leadership to another voter when this node is
 // the leader and one exists; otherwise it does nothing. With gossip, the
-// target is a caught-up voter alive in gossip (the most advanced one): raft
-// alone would pick by replication progress and may pick a node that just
-// stopped (a rolling restart). When none is alive and caught up it does
-// nothing: the election after this node stops is the best left. It returns
-// once the transfer finished or failed (bounded by ctx).
+// target is a voter alive in gossip, caught-up ones first, then the most
+// advanced: raft alone picks by replication progress and may pick a node
+// that just stopped (a rolling restart). raft itself brings the target up
+// to date before handing over, so a voter not yet known to be caught up (a
+// cluster that has just formed: gossip reports applied indexes once a
+// second) is still a target. When no other voter is alive it does nothing:
+// the election after this node stops is the best left. It returns once the
+// transfer finished or failed (bounded by ctx).
 func (n *Node) TransferLeadership(ctx context.Context) error {
 	g := n.group
 	if g.raft.State() != raft.Leader {
@@ -98,7 +103,7 @@ func (n *Node) TransferLeadership(ctx context.Context) error {
 	if n.members != nil {
 		s, ok := n.handoverTarget(conf)
 		if !ok {
-			g.log.Info("no other voter is alive and caught up: not handing leadership over (an election follows)")
+			g.log.Info("no other voter is alive: not handing leadership over (an election follows)")
 			return nil
 		}
 		target = string(s.ID)
@@ -114,25 +119,47 @@ func (n *Node) TransferLeadership(ctx context.Context) error {
 	return nil
 }
 
-// handoverTarget is the caught-up voter alive in gossip with the highest
-// gossiped applied index (ties: lowest id), other than this node.
+// handoverTarget is the voter other than this node that is alive in
+// gossip, caught up first, then with the highest gossiped applied index,
+// then the lowest id.
 func (n *Node) handoverTarget(conf raft.Configuration) (raft.Server, bool) {
-	applied := map[string]uint64{}
+	alive := map[string]uint64{}
 	for _, p := range n.members.gossip.snapshot() {
-		applied[p.Name] = p.Meta.Applied
+		if p.State == "alive" {
+			alive[p.Name] = p.Meta.Applied
+		}
 	}
-	var best raft.Server
-	found := false
+	type candidate struct {
+		s        raft.Server
+		caughtUp bool
+		applied  uint64
+	}
+	var cs []candidate
 	for _, s := range conf.Servers {
 		id := string(s.ID)
-		if s.Suffrage != raft.Voter || id == n.id || !n.caughtUp(id) {
-			continue
-		}
-		if !found || applied[id] > applied[string(best.ID)] || (applied[id] == applied[string(best.ID)] && id < string(best.ID)) {
-			best, found = s, true
+		applied, ok := alive[id]
+		if s.Suffrage == raft.Voter && id != n.id && ok {
+			cs = append(cs, candidate{s, n.caughtUp(id), applied})
 		}
 	}
-	return best, found
+	if len(cs) == 0 {
+		return raft.Server{}, false
+	}
+	best := slices.MinFunc(cs, func(a, b candidate) int {
+		return cmp.Or(trueFirst(a.caughtUp, b.caughtUp), cmp.Compare(b.applied, a.applied), cmp.Compare(a.s.ID, b.s.ID))
+	})
+	return best.s, true
+}
+
+// trueFirst orders true before false.
+func trueFirst(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return -1
+	}
+	return 1
 }
 
 // LeaveGossip stops the membership loop, announces this node's departure
