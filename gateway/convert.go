@@ -135,7 +135,7 @@ func queueInfoToWire(q queue.QueueInfo) protocol.QueueInfo {
 	}
 	return protocol.QueueInfo{Name: q.Name, Config: queueConfigToWire(q.Config), FirstSeq: q.FirstSeq,
 		LastSeq: q.LastSeq, Messages: q.Messages, Bytes: q.Bytes, DeadLetters: q.DeadLetters,
-		Groups: groups, Created: formatTime(q.Created), ETag: q.ETag}
+		Dropped: q.Dropped, Groups: groups, Created: formatTime(q.Created), ETag: q.ETag}
 }
 
 func groupInfoToWire(g queue.GroupInfo) protocol.GroupInfo {

@@ -66,6 +66,7 @@ type QueueInfo struct {
 	Messages    int64       `json:"messages"`
 	Bytes       int64       `json:"bytes"`
 	DeadLetters int64       `json:"deadLetters"`
+	Dropped     int64       `json:"dropped"` // messages a limit removed (maxMessages, maxBytes, maxAge), consumed or not
 	Groups      []GroupInfo `json:"groups"`
 	Created     string      `json:"created"`
 	ETag        string      `json:"etag"` // version of Config; also the ETag header, quoted

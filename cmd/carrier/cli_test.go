@@ -209,6 +209,7 @@ func TestServePublishSubscribeInProcess(t *testing.T) {
 	checkSingleNodeCLI(t, ctx, env, listen)
 	checkVersionsCLI(t, ctx, env)
 	checkLeadershipSingleNode(t, ctx, env)
+	checkDroppedShown(t, ctx, env)
 	stop()
 	select {
 	case err := <-served:
@@ -416,4 +417,24 @@ func cliJSON[T any](t *testing.T, ctx context.Context, env map[string]string, ar
 		t.Fatalf("carrier %s: decode %q: %v", strings.Join(args, " "), o, err)
 	}
 	return v
+}
+
+// checkDroppedShown: messages a limit removed are counted in queue info,
+// with what to do about it.
+func checkDroppedShown(t *testing.T, ctx context.Context, env map[string]string) {
+	t.Helper()
+	if _, e, err := runCLI(ctx, env, "", "queue", "create", "tiny", "--max-messages", "2"); err != nil {
+		t.Fatalf("queue create tiny: %v\n%s", err, e)
+	}
+	if o, e, err := runCLI(ctx, env, "1\n2\n3\n4\n5\n", "pub", "tiny", "-", "--json"); err != nil {
+		t.Fatalf("pub tiny: %v\n%s%s", err, o, e)
+	}
+	o, e, err := runCLI(ctx, env, "", "queue", "info", "tiny")
+	if err != nil || !strings.Contains(o, "Dropped by limits:  3 (discard old") {
+		t.Fatalf("queue info tiny: %v\n%s%s", err, o, e)
+	}
+	o, _, err = runCLI(ctx, env, "", "queue", "info", "tiny", "--json")
+	if err != nil || !strings.Contains(o, `"dropped":3`) {
+		t.Fatalf("queue info tiny --json: %v\n%s", err, o)
+	}
 }

@@ -125,6 +125,7 @@ func printQueueInfo(w io.Writer, q protocol.QueueInfo) error {
 	fmt.Fprintf(tw, "Created:\t%s\n", shortTime(q.Created))
 	fmt.Fprintf(tw, "Messages:\t%d (%s), seqs %s\n", q.Messages, humanBytes(q.Bytes), seqRange(q))
 	fmt.Fprintf(tw, "Dead letters:\t%d\n", q.DeadLetters)
+	fmt.Fprintf(tw, "Dropped by limits:\t%s\n", droppedNote(q))
 	fmt.Fprintf(tw, "Settings:\t%s\n", configSummary(q.Config))
 	fmt.Fprintf(tw, "Group defaults:\t%s\n", groupSummary(q.Config.Group))
 	fmt.Fprintf(tw, "Version:\t%s\n", orDash(q.ETag))
@@ -374,4 +375,16 @@ func durationString(d time.Duration) string {
 		return ""
 	}
 	return d.String()
+}
+
+// droppedNote says how many messages the queue's limits removed, with the
+// hint a user needs when that is not zero.
+func droppedNote(q protocol.QueueInfo) string {
+	if q.Dropped == 0 {
+		return "0"
+	}
+	if q.Config.Discard == "new" {
+		return fmt.Sprintf("%d (by maxAge, or when a limit was lowered)", q.Dropped)
+	}
+	return fmt.Sprintf("%d (discard %s: the oldest go when maxMessages or maxBytes is reached; raise the limits or use --discard new)", q.Dropped, q.Config.Discard)
 }
