@@ -28,7 +28,9 @@ fail() {
 version=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' "$helper/go.mod")
 [ -n "$version" ] || fail "no k8s.io/kubernetes version in $helper/go.mod"
 
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/carrier/kube/$version"
+base=${XDG_CACHE_HOME:-${HOME:+$HOME/.cache}}
+[ -n "$base" ] || fail "neither XDG_CACHE_HOME nor HOME is set: no place for the cache"
+cache="$base/carrier/kube/$version"
 mkdir -p "$cache" || fail "cannot create $cache"
 
 # One build at a time per cache folder: a second run waits for the first and
