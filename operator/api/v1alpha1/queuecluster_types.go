@@ -116,7 +116,7 @@ type QueueClusterSpec struct {
 
 // StorageSpec is the persistent volume of each node.
 //
-// +kubebuilder:validation:XValidation:rule="quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0",message="storage.size may grow but not shrink (a volume cannot be made smaller): set it back to at least the current size"
+// +kubebuilder:validation:XValidation:rule="!has(self.size) || !has(oldSelf.size) || quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0",message="storage.size may grow but not shrink (a volume cannot be made smaller): set it back to at least the current size"
 // +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="storage.storageClassName is immutable: the nodes' volumes were made by that class"
 type StorageSpec struct {
 	// Size of each node's volume, at least 256Mi (the Raft log preallocates
@@ -125,7 +125,7 @@ type StorageSpec struct {
 	// +kubebuilder:default="10Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('256Mi')) >= 0",message="storage.size must be at least 256Mi"
 	// +optional
-	Size resource.Quantity `json:"size,omitempty"`
+	Size *resource.Quantity `json:"size,omitempty"`
 
 	// StorageClassName of the volumes (default: the cluster's default class).
 	// Fixed when the cluster is created.
