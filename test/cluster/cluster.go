@@ -30,6 +30,9 @@ type Options struct {
 	// Prepare, when set, is called for each node New creates, before any
 	// starts (for example to mount a size-limited disk on its directory).
 	Prepare func(*Node) error
+	// NodeID, when set, names the i-th node created (1 for the first), for
+	// example "orders-0" as a StatefulSet names its pods; default "n<i>".
+	NodeID func(i int) string
 }
 
 // Cluster is a set of nodes started together. Methods are safe for
@@ -93,6 +96,9 @@ func (c *Cluster) newNode() (*Node, error) {
 	}
 	c.seq++
 	id := fmt.Sprintf("n%d", c.seq)
+	if c.opts.NodeID != nil {
+		id = c.opts.NodeID(c.seq)
+	}
 	admin, err := client.NewAdmin("http://"+a.API, &http.Client{Timeout: 10 * time.Second})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,123 @@
+// Package controller holds the operator's reconcilers: QueueCluster (the
+// children from package build, status from the data plane), Queue and
+// ConsumerGroup (created and kept in place through Carrier's admin API,
+// with If-Match). See operator/DESIGN.md for the reconcile flows.
+package controller
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/carriermq/carrier/operator/api/v1alpha1"
+	"github.com/carriermq/carrier/operator/dataplane"
+)
+
+// Defaults of Options.
+const (
+	DefaultRefresh    = 5 * time.Second
+	DefaultMaxBackoff = time.Minute
+	// statusHeartbeat bounds how stale lastSync may get: status is written
+	// when something in it changed, and at least this often.
+	statusHeartbeat = time.Minute
+	// fieldOwner is the operator's name in managedFields (server-side apply)
+	// and its events' reporting controller.
+	fieldOwner = "carrier-operator"
+	// finalizer holds a Queue or ConsumerGroup until its deletionPolicy has
+	// been carried out.
+	finalizer = "carrier.dev/deletion-policy"
+)
+
+// Options configure the controllers.
+type Options struct {
+	// Endpoints of each cluster's admin API; nil means the client Service.
+	Endpoints dataplane.Endpoints
+	// HTTPClient for admin calls; nil means one with a 5 s timeout.
+	HTTPClient *http.Client
+	// Refresh is how often an object's status is read from the data plane
+	// (DefaultRefresh when zero).
+	Refresh time.Duration
+	// MaxBackoff bounds the wait between attempts while a data plane is
+	// unreachable (DefaultMaxBackoff when zero).
+	MaxBackoff time.Duration
+	// Operations runs rollouts, scales and storage expansions; nil means
+	// Hold, which starts none (see operations.go).
+	Operations Operations
+}
+
+func (o Options) withDefaults() Options {
+	if o.Endpoints == nil {
+		o.Endpoints = dataplane.ServiceEndpoints{}
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = DefaultRefresh
+	}
+	if o.MaxBackoff < o.Refresh {
+		o.MaxBackoff = max(DefaultMaxBackoff, o.Refresh)
+	}
+	if o.Operations == nil {
+		o.Operations = Hold{}
+	}
+	return o
+}
+
+// CacheOptions are the manager's cache settings the controllers expect:
+// objects of the given namespaces only (all when none), and of pods only
+// Carrier's (by the app.kubernetes.io/name label), not every pod of the
+// cluster.
+func CacheOptions(namespaces ...string) cache.Options {
+	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/name": "carrier"})},
+	}}
+	if len(namespaces) > 0 {
+		o.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			o.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return o
+}
+
+// Setup registers the three controllers with mgr.
+func Setup(mgr ctrl.Manager, o Options) error {
+	o = o.withDefaults()
+	base := reconciler{Client: mgr.GetClient(), opts: o, events: mgr.GetEventRecorder(fieldOwner)}
+	qc := ctrl.NewControllerManagedBy(mgr).Named("queuecluster").
+		For(&v1alpha1.QueueCluster{}, specChanged()).
+		Owns(&appsv1.StatefulSet{}).Owns(&corev1.Service{}).Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.ServiceAccount{}).Owns(&policyv1.PodDisruptionBudget{})
+	if err := qc.Complete(&QueueClusterReconciler{reconciler: base}); err != nil {
+		return fmt.Errorf("queuecluster controller: %w", err)
+	}
+	q := ctrl.NewControllerManagedBy(mgr).Named("queue").For(&v1alpha1.Queue{}, specChanged())
+	if err := q.Complete(&QueueReconciler{reconciler: base}); err != nil {
+		return fmt.Errorf("queue controller: %w", err)
+	}
+	g := ctrl.NewControllerManagedBy(mgr).Named("consumergroup").For(&v1alpha1.ConsumerGroup{}, specChanged())
+	if err := g.Complete(&ConsumerGroupReconciler{reconciler: base}); err != nil {
+		return fmt.Errorf("consumergroup controller: %w", err)
+	}
+	return nil
+}
+
+// specChanged lets through a change of the spec (generation) or the start
+// of a deletion, not the operator's own status writes: those would
+// otherwise trigger a reconcile that writes status again, a hot loop. The
+// status refresh comes from RequeueAfter instead.
+func specChanged() builder.ForOption {
+	deleting := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectNew.GetDeletionTimestamp() != nil
+	}}
+	return builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deleting))
+}
