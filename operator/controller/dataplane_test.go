@@ -15,6 +15,7 @@ import (
 // deleted or re-created (in Kubernetes or in Carrier); when it returns,
 // everything is Ready again with the same queue.
 func TestDataPlaneDown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cl := e.startCluster("events", 1)
 	node := cl.Nodes()[0]

@@ -188,6 +188,32 @@ func condition(conds []metav1.Condition, typ, status, reason string) error {
 	return errors.New("no condition " + typ)
 }
 
+// steady checks that none of objs is written during window (several
+// refresh intervals): a status that did not change is not written again,
+// and a reconcile does not trigger another one.
+func (e *env) steady(window time.Duration, objs ...client.Object) {
+	e.t.Helper()
+	before := make([]string, len(objs))
+	for i, o := range objs {
+		if err := e.get(o); err != nil {
+			e.t.Fatal(err)
+		}
+		before[i] = o.GetResourceVersion()
+	}
+	tick := time.NewTicker(refresh / 2)
+	defer tick.Stop()
+	for end := time.Now().Add(window); time.Now().Before(end); <-tick.C {
+		for i, o := range objs {
+			if err := e.get(o); err != nil {
+				e.t.Fatal(err)
+			}
+			if rv := o.GetResourceVersion(); rv != before[i] {
+				e.t.Fatalf("%T %s written while nothing changed: resourceVersion %s → %s", o, o.GetName(), before[i], rv)
+			}
+		}
+	}
+}
+
 func newCluster(name string, replicas int32) *v1alpha1.QueueCluster {
 	return &v1alpha1.QueueCluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.QueueClusterSpec{Replicas: replicas, Image: image}}

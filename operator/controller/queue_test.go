@@ -26,6 +26,7 @@ import (
 // re-created after an out-of-band delete, a concurrent If-Match update not
 // lost, then deleted (Delete) or kept (Retain).
 func TestQueueAndGroup(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cl := e.startCluster("events", 1)
 	admin := cl.Nodes()[0].Admin()
@@ -49,6 +50,7 @@ func TestQueueAndGroup(t *testing.T) {
 	publish(t, admin, "orders", 5)
 	e.waitQueueStatus(q, func(st v1alpha1.QueueStatus) bool { return st.Messages == 5 && st.Groups == 1 && st.Bytes > 0 })
 	e.waitGroupStatus(g, func(st v1alpha1.ConsumerGroupStatus) bool { return st.Pending == 5 })
+	e.steady(6*refresh, q, g)
 
 	updateInPlace(t, e, admin, q, g, info)
 	recreate(t, e, admin, q, g)

@@ -21,6 +21,7 @@ import (
 // writes no child; a user's own fields on a child survive; a changed
 // image changes the StatefulSet's template and no pod.
 func TestQueueCluster(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cl := e.startCluster("orders", 3)
 	stop := e.startOperator(nil)
@@ -46,6 +47,8 @@ func TestQueueCluster(t *testing.T) {
 		return checkClusterStatus(qc)
 	})
 
+	e.steady(6*refresh, append([]client.Object{qc}, children...)...)
+
 	e.userEditsClientService(qc)
 	before := versions(t, e, children)
 	stop()
@@ -63,6 +66,27 @@ func TestQueueCluster(t *testing.T) {
 
 	e.changeServiceAnnotations(qc, children)
 	e.changeImage(qc, sts)
+	e.deleteChild(children[3])
+}
+
+// deleteChild deletes a child by hand: it is created again.
+func (e *env) deleteChild(o client.Object) {
+	if err := e.get(o); err != nil {
+		e.t.Fatal(err)
+	}
+	uid := o.GetUID()
+	if err := e.c.Delete(ctx(e.t), o); err != nil {
+		e.t.Fatal(err)
+	}
+	eventually(e.t, o.GetName()+" created again", func() error {
+		if err := e.get(o); err != nil {
+			return err
+		}
+		if o.GetUID() == uid {
+			return fmt.Errorf("still the deleted %s", uid)
+		}
+		return nil
+	})
 }
 
 // waitChildren waits for the six children, each controlled by qc, and
