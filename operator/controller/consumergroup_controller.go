@@ -3,14 +3,11 @@ package controller
 import (
 	"context"
 	"fmt"
-	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	carrier "github.com/carriermq/carrier/client"
 	"github.com/carriermq/carrier/operator/api/v1alpha1"
@@ -19,7 +16,7 @@ import (
 )
 
 // ConsumerGroupReconciler keeps a ConsumerGroup in its queue as the spec
-// says, as QueueReconciler does for queues.
+// says, with the flow of QueueReconciler and the group routes.
 type ConsumerGroupReconciler struct {
 	reconciler
 }
@@ -32,29 +29,20 @@ type groupTarget struct {
 	cluster string
 }
 
-// Reconcile follows QueueReconciler.Reconcile with the group routes.
+// Reconcile follows QueueReconciler.Reconcile (flow.go).
 func (r *ConsumerGroupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var g v1alpha1.ConsumerGroup
 	if err := r.Get(ctx, req.NamespacedName, &g); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if g.DeletionTimestamp != nil {
-		return r.delete(ctx, &g)
-	}
-	if err := r.ensureFinalizer(ctx, &g); err != nil {
-		return ctrl.Result{}, err
-	}
-	orig := g.DeepCopy()
-	info, err := r.sync(ctx, &g)
-	if err != nil {
-		log.FromContext(ctx).Info("group not synced", "group", g.Spec.Name, "err", err.Error())
-	}
-	groupStatus(&g, info, err)
-	return r.settle(ctx, &g, orig, r.state(&g), func() bool { return !equality.Semantic.DeepEqual(orig.Status, g.Status) })
-}
-
-func (r *ConsumerGroupReconciler) state(g *v1alpha1.ConsumerGroup) syncState {
-	return syncState{conds: &g.Status.Conditions, lastSync: &g.Status.LastSync, gen: g.Generation}
+	return r.reconcileManaged(ctx, &g, parts{
+		what:   fmt.Sprintf("group %s of Queue %s", g.Spec.Name, g.Spec.QueueRef.Name),
+		policy: g.Spec.DeletionPolicy,
+		state:  syncState{conds: &g.Status.Conditions, lastSync: &g.Status.LastSync, gen: g.Generation},
+		ready:  fmt.Sprintf("group %s of Queue %s has the spec's settings", g.Spec.Name, g.Spec.QueueRef.Name),
+		sync:   func(ctx context.Context) error { return r.sync(ctx, &g) },
+		del:    func(ctx context.Context) error { return r.delete(ctx, &g) },
+	})
 }
 
 // target resolves the group's Queue resource to its cluster and queue.
@@ -71,100 +59,62 @@ func (r *ConsumerGroupReconciler) target(ctx context.Context, g *v1alpha1.Consum
 	return groupTarget{dp: dp, queue: q.Spec.Name, cluster: q.Spec.ClusterRef.Name}, err
 }
 
-// delete carries out deletionPolicy, as QueueReconciler.delete does.
-func (r *ConsumerGroupReconciler) delete(ctx context.Context, g *v1alpha1.ConsumerGroup) (ctrl.Result, error) {
-	orig := g.DeepCopy()
-	err := r.finalize(ctx, g, g.Spec.DeletionPolicy, func() error {
-		t, err := r.target(ctx, g)
-		if gone(err) {
-			r.event(g, true, "NotDeleted", "Delete", "group %s not deleted: %v", g.Spec.Name, err)
-			return errGone
-		}
-		if err == nil {
-			_, err = dataplane.Do(ctx, t.dp, func(a *carrier.Admin) (struct{}, error) {
-				return struct{}{}, a.DeleteGroup(ctx, t.queue, g.Spec.Name)
-			})
-		}
-		if code := carrier.CodeOf(err); err != nil && code != protocol.CodeGroupNotFound && code != protocol.CodeQueueNotFound {
-			return fmt.Errorf("delete group %s: %w", g.Spec.Name, err)
-		}
-		r.event(g, false, "Deleted", "Delete", "deleted group %s of queue %s (deletionPolicy Delete)", g.Spec.Name, t.queue)
-		return nil
-	})
-	if err == nil {
-		return ctrl.Result{}, nil
-	}
-	deletePending(&g.Status.Conditions, err, g.Generation)
-	return r.settle(ctx, g, orig, r.state(g), func() bool { return true })
-}
-
-// sync makes the group match the spec, in rounds as QueueReconciler.sync.
-// A queue missing in Carrier waits for the Queue's controller to create it.
-func (r *ConsumerGroupReconciler) sync(ctx context.Context, g *v1alpha1.ConsumerGroup) (protocol.GroupInfo, error) {
+// sync makes the group match the spec and records what it read. A queue
+// missing in Carrier waits for the Queue's controller to create it; start
+// is sent only on create (it is fixed when a group is created).
+func (r *ConsumerGroupReconciler) sync(ctx context.Context, g *v1alpha1.ConsumerGroup) error {
 	t, err := r.target(ctx, g)
 	if err != nil {
-		return protocol.GroupInfo{}, err
+		return err
 	}
-	want := groupConfig(g.Spec.GroupSettings)
-	for range maxAttempts {
-		info, err := dataplane.Do(ctx, t.dp, func(a *carrier.Admin) (protocol.GroupInfo, error) { return a.Group(ctx, t.queue, g.Spec.Name) })
-		switch code := carrier.CodeOf(err); {
-		case code == protocol.CodeQueueNotFound:
-			return info, errMissingRef{what: fmt.Sprintf("queue %s in cluster %s", t.queue, t.cluster)}
-		case code == protocol.CodeGroupNotFound:
-			info, err = r.create(ctx, g, t, want)
-		case err == nil:
-			info, err = r.update(ctx, g, t, want, info)
-		}
-		if code := carrier.CodeOf(err); code != protocol.CodePreconditionFailed && code != protocol.CodeGroupExists {
-			return info, err
-		}
-		log.FromContext(ctx).V(1).Info("group changed concurrently, reading it again", "group", g.Spec.Name, "code", carrier.CodeOf(err))
+	name, want := g.Spec.Name, groupConfig(g.Spec.GroupSettings)
+	inPlace := want
+	inPlace.Start = nil
+	call := func(fn func(a *carrier.Admin) (protocol.GroupInfo, error)) (protocol.GroupInfo, error) {
+		return dataplane.Do(ctx, t.dp, fn)
 	}
-	return protocol.GroupInfo{}, fmt.Errorf("group %s: its settings changed %d times while being updated; trying again later", g.Spec.Name, maxAttempts)
+	info, err := syncRounds(ctx, &r.reconciler, rounds[protocol.GroupInfo]{
+		obj: g, what: "group " + name, where: "queue " + t.queue, seen: g.Status.ETag != "",
+		notFound: protocol.CodeGroupNotFound, exists: protocol.CodeGroupExists,
+		read: func() (protocol.GroupInfo, error) {
+			i, err := call(func(a *carrier.Admin) (protocol.GroupInfo, error) { return a.Group(ctx, t.queue, name) })
+			if carrier.CodeOf(err) == protocol.CodeQueueNotFound {
+				err = errMissingRef{what: fmt.Sprintf("queue %s in cluster %s", t.queue, t.cluster)}
+			}
+			return i, err
+		},
+		create: func() (protocol.GroupInfo, error) {
+			return call(func(a *carrier.Admin) (protocol.GroupInfo, error) { return a.CreateGroup(ctx, t.queue, name, want) })
+		},
+		drift: func(i protocol.GroupInfo) []string { return groupDrift(want, i.Config, false) },
+		patch: func(i protocol.GroupInfo) (protocol.GroupInfo, error) {
+			return call(func(a *carrier.Admin) (protocol.GroupInfo, error) {
+				return a.UpdateGroup(ctx, t.queue, name, inPlace, i.ETag)
+			})
+		},
+	})
+	if err == nil {
+		groupCounts(g, info)
+	}
+	return err
 }
 
-// create PUTs the group with the spec's settings, start included.
-func (r *ConsumerGroupReconciler) create(ctx context.Context, g *v1alpha1.ConsumerGroup, t groupTarget, want protocol.GroupConfig) (protocol.GroupInfo, error) {
-	info, err := dataplane.Do(ctx, t.dp, func(a *carrier.Admin) (protocol.GroupInfo, error) {
-		return a.CreateGroup(ctx, t.queue, g.Spec.Name, want)
-	})
+// delete deletes the group and what it acked.
+func (r *ConsumerGroupReconciler) delete(ctx context.Context, g *v1alpha1.ConsumerGroup) error {
+	t, err := r.target(ctx, g)
 	if err != nil {
-		return info, err
+		return err
 	}
-	if g.Status.ETag != "" {
-		r.event(g, true, "Recreated", "Create", "group %s was missing from queue %s (deleted outside the operator); created it again from its start", g.Spec.Name, t.queue)
-	} else {
-		r.event(g, false, "Created", "Create", "created group %s on queue %s", g.Spec.Name, t.queue)
-	}
-	return info, nil
-}
-
-// update PATCHes ackWait, maxDeliver and maxInFlight where they differ,
-// If-Match the version read; start is fixed when a group is created.
-func (r *ConsumerGroupReconciler) update(ctx context.Context, g *v1alpha1.ConsumerGroup, t groupTarget, want protocol.GroupConfig, info protocol.GroupInfo) (protocol.GroupInfo, error) {
-	d := groupDrift(want, info.Config, false)
-	if len(d) == 0 {
-		return info, nil
-	}
-	want.Start = nil
-	out, err := dataplane.Do(ctx, t.dp, func(a *carrier.Admin) (protocol.GroupInfo, error) {
-		return a.UpdateGroup(ctx, t.queue, g.Spec.Name, want, info.ETag)
+	_, err = dataplane.Do(ctx, t.dp, func(a *carrier.Admin) (struct{}, error) {
+		return struct{}{}, a.DeleteGroup(ctx, t.queue, g.Spec.Name)
 	})
-	if err == nil {
-		r.event(g, false, "Updated", "Update", "set %s of group %s in place, as the spec says", strings.Join(d, ", "), g.Spec.Name)
-	}
-	return out, err
+	return ignoreCodes(err, protocol.CodeGroupNotFound, protocol.CodeQueueNotFound)
 }
 
-// groupStatus records what was read, or the failure.
-func groupStatus(g *v1alpha1.ConsumerGroup, info protocol.GroupInfo, err error) {
+// groupCounts records what was read.
+func groupCounts(g *v1alpha1.ConsumerGroup, info protocol.GroupInfo) {
 	st := &g.Status
-	if err == nil {
-		st.ObservedGeneration = g.Generation
-		st.Pending, st.Unacked, st.Redelivered = info.Pending, info.Unacked, info.Redelivered
-		st.Members, st.ETag = int64(info.Members), info.ETag
-	}
-	syncState{conds: &st.Conditions, gen: g.Generation}.record(err,
-		fmt.Sprintf("group %s of queue %s has the spec's settings", g.Spec.Name, g.Spec.QueueRef.Name))
+	st.ObservedGeneration = g.Generation
+	st.Pending, st.Unacked, st.Redelivered = info.Pending, info.Unacked, info.Redelivered
+	st.Members, st.ETag = int64(info.Members), info.ETag
 }

@@ -221,58 +221,53 @@ func update(t *testing.T, e *env, obj client.Object, change func()) {
 	})
 }
 
-func (e *env) waitQueue(admin *carrier.Admin, q *v1alpha1.Queue, ok func(protocol.QueueInfo) bool) protocol.QueueInfo {
-	var info protocol.QueueInfo
-	eventually(e.t, "queue "+q.Spec.Name+" in Carrier", func() error {
+// waitFor polls read until ok accepts what it returns, and returns that.
+func waitFor[T any](t *testing.T, what string, read func() (T, error), ok func(T) bool) T {
+	t.Helper()
+	var v T
+	eventually(t, what, func() error {
 		var err error
-		if info, err = admin.Queue(context.Background(), q.Spec.Name); err != nil {
+		if v, err = read(); err != nil {
 			return err
 		}
-		if !ok(info) {
-			return fmt.Errorf("queue %+v", info)
+		if !ok(v) {
+			return fmt.Errorf("%+v", v)
 		}
 		return nil
 	})
-	return info
+	return v
+}
+
+func (e *env) waitQueue(admin *carrier.Admin, q *v1alpha1.Queue, ok func(protocol.QueueInfo) bool) protocol.QueueInfo {
+	return waitFor(e.t, "queue "+q.Spec.Name+" in Carrier", func() (protocol.QueueInfo, error) {
+		return admin.Queue(context.Background(), q.Spec.Name)
+	}, ok)
 }
 
 func (e *env) waitGroup(admin *carrier.Admin, g *v1alpha1.ConsumerGroup, ok func(protocol.GroupInfo) bool) protocol.GroupInfo {
-	var info protocol.GroupInfo
-	eventually(e.t, "group "+g.Spec.Name+" in Carrier", func() error {
-		var err error
-		if info, err = admin.Group(context.Background(), "orders", g.Spec.Name); err != nil {
-			return err
-		}
-		if !ok(info) {
-			return fmt.Errorf("group %+v", info)
-		}
-		return nil
-	})
-	return info
+	return waitFor(e.t, "group "+g.Spec.Name+" in Carrier", func() (protocol.GroupInfo, error) {
+		return admin.Group(context.Background(), "orders", g.Spec.Name)
+	}, ok)
 }
 
+// waitQueueStatus waits for a Ready status that ok accepts.
 func (e *env) waitQueueStatus(q *v1alpha1.Queue, ok func(v1alpha1.QueueStatus) bool) {
-	eventually(e.t, "status of Queue "+q.Name, func() error {
-		if err := e.get(q); err != nil {
-			return err
-		}
-		if !ok(q.Status) {
-			return fmt.Errorf("status %+v", q.Status)
-		}
-		return condition(q.Status.Conditions, v1alpha1.ConditionReady, "True", "Synced")
-	})
+	waitFor(e.t, "status of Queue "+q.Name, func() (v1alpha1.QueueStatus, error) {
+		err := e.get(q)
+		return q.Status, err
+	}, func(st v1alpha1.QueueStatus) bool { return ok(st) && synced(st.Conditions) })
 }
 
+// waitGroupStatus waits for a Ready status that ok accepts.
 func (e *env) waitGroupStatus(g *v1alpha1.ConsumerGroup, ok func(v1alpha1.ConsumerGroupStatus) bool) {
-	eventually(e.t, "status of ConsumerGroup "+g.Name, func() error {
-		if err := e.get(g); err != nil {
-			return err
-		}
-		if !ok(g.Status) {
-			return fmt.Errorf("status %+v", g.Status)
-		}
-		return condition(g.Status.Conditions, v1alpha1.ConditionReady, "True", "Synced")
-	})
+	waitFor(e.t, "status of ConsumerGroup "+g.Name, func() (v1alpha1.ConsumerGroupStatus, error) {
+		err := e.get(g)
+		return g.Status, err
+	}, func(st v1alpha1.ConsumerGroupStatus) bool { return ok(st) && synced(st.Conditions) })
+}
+
+func synced(conds []metav1.Condition) bool {
+	return condition(conds, v1alpha1.ConditionReady, "True", "Synced") == nil
 }
 
 // waitEvent waits for an event about obj with reason.
