@@ -72,14 +72,21 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// managedBy selects what the operator made: the builders label every child
+// and the pod template with app.kubernetes.io/managed-by=carrier-operator.
+var managedBy = labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "carrier-operator"})
+
 // CacheOptions are the manager's cache settings the controllers expect:
-// objects of the given namespaces only (all when none), and of pods only
-// Carrier's (by the app.kubernetes.io/name label), not every pod of the
-// cluster.
+// objects of the given namespaces only (all when none), and of the kinds a
+// cluster is made of only those the operator made, not every pod, Service
+// or ConfigMap of the cluster. A child whose label someone removed is not
+// seen, so it is applied again, which puts the label back.
 func CacheOptions(namespaces ...string) cache.Options {
-	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/name": "carrier"})},
-	}}
+	o := cache.Options{ByObject: map[client.Object]cache.ByObject{}}
+	for _, obj := range []client.Object{&corev1.Pod{}, &appsv1.StatefulSet{}, &corev1.Service{},
+		&corev1.ConfigMap{}, &corev1.ServiceAccount{}, &policyv1.PodDisruptionBudget{}} {
+		o.ByObject[obj] = cache.ByObject{Label: managedBy}
+	}
 	if len(namespaces) > 0 {
 		o.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range namespaces {
