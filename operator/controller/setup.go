@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
@@ -37,6 +38,9 @@ const (
 	// finalizer holds a Queue or ConsumerGroup until its deletionPolicy has
 	// been carried out.
 	finalizer = "carrier.dev/deletion-policy"
+	// objectWorkers is how many Queues (and, apart, ConsumerGroups) are
+	// reconciled at once.
+	objectWorkers = 4
 )
 
 // Options configure the controllers.
@@ -107,11 +111,14 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if err := qc.Complete(&QueueClusterReconciler{reconciler: base}); err != nil {
 		return fmt.Errorf("queuecluster controller: %w", err)
 	}
-	q := ctrl.NewControllerManagedBy(mgr).Named("queue").For(&v1alpha1.Queue{}, specChanged())
+	// Several queues and groups at once: one whose cluster does not answer
+	// waits out its timeouts without holding up the others.
+	workers := crcontroller.Options{MaxConcurrentReconciles: objectWorkers}
+	q := ctrl.NewControllerManagedBy(mgr).Named("queue").For(&v1alpha1.Queue{}, specChanged()).WithOptions(workers)
 	if err := q.Complete(&QueueReconciler{reconciler: base}); err != nil {
 		return fmt.Errorf("queue controller: %w", err)
 	}
-	g := ctrl.NewControllerManagedBy(mgr).Named("consumergroup").For(&v1alpha1.ConsumerGroup{}, specChanged())
+	g := ctrl.NewControllerManagedBy(mgr).Named("consumergroup").For(&v1alpha1.ConsumerGroup{}, specChanged()).WithOptions(workers)
 	if err := g.Complete(&ConsumerGroupReconciler{reconciler: base}); err != nil {
 		return fmt.Errorf("consumergroup controller: %w", err)
 	}
