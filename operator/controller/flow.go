@@ -20,6 +20,11 @@ import (
 // in what they resolve and which admin routes they call, which they bind
 // into parts and rounds for one reconcile.
 
+// maxAttempts bounds the read → compare → PATCH If-Match rounds of one
+// reconcile; each precondition_failed means someone else changed the
+// settings in between, and the next round re-reads them.
+const maxAttempts = 4
+
 // parts are a Queue's or a ConsumerGroup's share of the flow, bound to the
 // object being reconciled.
 type parts struct {

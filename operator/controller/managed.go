@@ -18,14 +18,9 @@ import (
 	"github.com/carriermq/carrier/operator/dataplane"
 )
 
-// What the Queue and ConsumerGroup reconcilers share: the finalizer that
-// carries out deletionPolicy, the cluster they resolve to, the attempts
-// of a conditioned update, and the status write.
-
-// maxAttempts bounds the read → compare → PATCH If-Match rounds of one
-// reconcile; each precondition_failed means someone else changed the
-// settings in between, and the next round re-reads them.
-const maxAttempts = 4
+// The pieces of the Queue and ConsumerGroup flow (flow.go): the finalizer
+// that carries out deletionPolicy, the cluster they resolve to, their
+// conditions and the status write.
 
 // errMissingRef is a referenced object that does not exist (yet).
 type errMissingRef struct{ what string }
