@@ -67,6 +67,36 @@ func TestQueueCluster(t *testing.T) {
 	e.changeServiceAnnotations(qc, children)
 	e.changeImage(qc, sts)
 	e.deleteChild(children[3])
+	e.loseQuorum(qc, cl)
+}
+
+// loseQuorum stops two of the three nodes: the one left answers, without a
+// leader, and the status says so; with the two back, Ready again.
+func (e *env) loseQuorum(qc *v1alpha1.QueueCluster, cl *clustertest.Cluster) {
+	stopped := cl.Nodes()[1:]
+	for _, n := range stopped {
+		if err := n.Stop(ctx(e.t)); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	eventually(e.t, "NoLeader", func() error {
+		if err := e.get(qc); err != nil {
+			return err
+		}
+		if err := condition(qc.Status.Conditions, v1alpha1.ConditionReady, "False", "NoLeader"); err != nil {
+			return err
+		}
+		if len(qc.Status.Members) != 3 || qc.Status.ReadyReplicas != 0 {
+			return fmt.Errorf("members %+v, %d ready; want 3 members, none ready", qc.Status.Members, qc.Status.ReadyReplicas)
+		}
+		return nil
+	})
+	for _, n := range stopped {
+		if err := n.Start(); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	e.waitClusterReady(qc, cl)
 }
 
 // deleteChild deletes a child by hand: it is created again.
