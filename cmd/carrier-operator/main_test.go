@@ -75,7 +75,15 @@ func TestRun(t *testing.T) {
 		t.Helper()
 		c, stop := context.WithTimeout(ctx, 30*time.Second)
 		defer stop()
-		if err := clustertest.Poll(c, 100*time.Millisecond, fn); err != nil {
+		err := clustertest.Poll(c, 100*time.Millisecond, func() error {
+			select {
+			case err := <-done:
+				return clustertest.ErrStop{Err: fmt.Errorf("run returned early: %v", err)}
+			default:
+				return fn()
+			}
+		})
+		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
