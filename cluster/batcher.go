@@ -59,7 +59,6 @@ type outcome struct {
 type inflightEntry struct {
 	future raft.ApplyFuture
 	batch  []*proposal
-	term   uint64 // raft's term when the entry was handed over
 }
 
 // queueDepth bounds proposals waiting to be packed; proposers block beyond it.
@@ -245,7 +244,7 @@ func (b *batcher) send(batch []*proposal) {
 	if unsafeEarlyConfirm {
 		confirmEarly(batch)
 	}
-	b.inflight <- inflightEntry{future: future, batch: batch, term: b.raft.CurrentTerm()}
+	b.inflight <- inflightEntry{future: future, batch: batch}
 }
 
 // encode encodes batch as one entry. A command that cannot be encoded is
@@ -285,7 +284,7 @@ func entryOf(now int64, batch []*proposal) queue.Entry {
 // complete waits for an entry to be applied locally and answers its proposers.
 func (b *batcher) complete(e inflightEntry) {
 	defer func() { <-b.slots }()
-	if err := b.wait(e); err != nil {
+	if err := e.future.Error(); err != nil {
 		b.fail(e.batch, raftError(err))
 		return
 	}
@@ -403,51 +402,4 @@ func publishSize(p *queue.Publish) int {
 		}
 	}
 	return n
-}
-
-// Orphaned entries. hashicorp/raft answers every entry it takes: committed
-// and applied, or refused (ErrNotLeader), or ErrLeadershipLost when the
-// leader steps down. The fault suite's soak met an exception (upstream
-// hashicorp/raft#498 reports the same): after a leader stepped down and was
-// elected again, one entry of its earlier term was never answered, and since
-// the group commit answers entries in log order, every later proposal of the
-// node waited behind it and the cluster took no write for minutes. wait
-// therefore gives up on an entry that is still unanswered orphanGrace after
-// raft's term moved past the one it was handed over in (raft would have
-// answered it by then), with ErrUnknownOutcome: the entry may have been
-// committed, exactly as for ErrLeadershipLost, and a producer retrying with
-// the same message id is de-duplicated.
-const (
-	orphanCheck = 250 * time.Millisecond
-	orphanGrace = 2 * time.Second
-)
-
-// errOrphaned is what a proposer of an entry raft never answered gets.
-var errOrphaned = fmt.Errorf("%w: raft did not answer the entry after the leader's term ended", ErrUnknownOutcome)
-
-// wait returns the outcome of e's entry (future.Error), or errOrphaned as
-// described above. The goroutine reading an orphaned future ends when raft
-// answers it, if ever: one small goroutine per orphan, which the log reports.
-func (b *batcher) wait(e inflightEntry) error {
-	done := make(chan error, 1)
-	go func() { done <- e.future.Error() }()
-	tick := time.NewTicker(orphanCheck)
-	defer tick.Stop()
-	var movedOn time.Time
-	for {
-		select {
-		case err := <-done:
-			return err
-		case now := <-tick.C:
-			if term := b.raft.CurrentTerm(); term == e.term {
-				continue
-			} else if movedOn.IsZero() {
-				movedOn = now
-			} else if now.Sub(movedOn) >= orphanGrace {
-				b.log.Error("raft did not answer an entry of an earlier term: its proposers get unknown_outcome",
-					"entryTerm", e.term, "term", term, "commands", len(e.batch))
-				return errOrphaned
-			}
-		}
-	}
 }

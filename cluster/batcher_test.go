@@ -109,31 +109,3 @@ func TestCommandSize(t *testing.T) {
 		t.Errorf("ack of 100 seqs sized %d", a)
 	}
 }
-
-// unansweredFuture is an entry raft does not answer (until release is
-// closed): the upstream behaviour (hashicorp/raft#498) that orphaned an
-// entry in the fault suite's soak.
-type unansweredFuture struct {
-	raft.ApplyFuture
-	release chan struct{}
-}
-
-func (f unansweredFuture) Error() error {
-	<-f.release
-	return raft.ErrRaftShutdown
-}
-
-// TestOrphanedEntryDoesNotBlockTheGroupCommit: an entry raft never answers,
-// from a term that has ended, is given up with unknown outcome instead of
-// holding every later proposal (the group commit answers in log order).
-func TestOrphanedEntryDoesNotBlockTheGroupCommit(t *testing.T) {
-	n := startNode(t, testConfig(t, t.TempDir()))
-	f := unansweredFuture{release: make(chan struct{})}
-	t.Cleanup(func() { close(f.release) }) // ends wait's reader goroutine
-	p := newProposal(context.Background(), queue.Tick{})
-	term := n.group.raft.CurrentTerm()
-	err := n.group.batcher.wait(inflightEntry{future: f, batch: []*proposal{p}, term: term - 1})
-	if !errors.Is(err, ErrUnknownOutcome) {
-		t.Fatalf("orphaned entry: %v, want ErrUnknownOutcome", err)
-	}
-}
