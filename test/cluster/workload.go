@@ -100,6 +100,17 @@ func (p *Producer) publishOne(i int, timeout time.Duration) {
 	p.h.Confirm(id, ack.Seq)
 }
 
+// Finished reports whether the producer has stopped publishing: it reached
+// its Max, or Stop was called.
+func (p *Producer) Finished() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // Stop ends the producer after its current publish and closes its client.
 func (p *Producer) Stop() {
 	p.once.Do(func() { close(p.stop) })

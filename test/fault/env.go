@@ -181,6 +181,9 @@ func (e *env) allVoters(ctx context.Context) error {
 func (e *env) flowing(ctx context.Context, n int) error {
 	start := e.w.confirmed()
 	err := clustertest.Poll(ctx, 20*time.Millisecond, func() error {
+		if k := e.w.finishedProducers(); k > 0 {
+			return clustertest.ErrStop{Err: fmt.Errorf("%d producers finished their %d publishes: the workload, not the cluster, stopped", k, maxPublishes)}
+		}
 		if got := e.w.confirmed(); got < start+n {
 			return fmt.Errorf("%d new confirmations, want %d", got-start, n)
 		}

@@ -31,6 +31,13 @@ type workload struct {
 	readers   []*reader
 }
 
+// maxPublishes bounds each producer's loop. It must outlast the longest
+// soak: with the old default of 100,000 a weighted 60-minute soak had its
+// six producers finish after 33 minutes (about 98,000 confirmed each), and
+// the next recovery then failed with "load not flowing" while the cluster
+// was healthy.
+const maxPublishes = 20_000_000
+
 // startWorkload starts, for each queue, one producer through each node
 // (each client also knows the other nodes, preferring its own) and the
 // three readers on different nodes.
@@ -42,7 +49,7 @@ func startWorkload(ctx context.Context, c *clustertest.Cluster, queues []string,
 		w.hist[q] = h
 		for i, n := range c.Nodes() {
 			p, err := clustertest.StartProducer(ctx, fmt.Sprintf("%s-p%s", q, n.ID), q, rotate(urls, i), h,
-				clustertest.ProducerOptions{Every: every, Timeout: 10 * time.Second})
+				clustertest.ProducerOptions{Every: every, Timeout: 10 * time.Second, Max: maxPublishes})
 			if err != nil {
 				w.stop()
 				return nil, err
@@ -117,6 +124,17 @@ func (w *workload) endedReaders() []string {
 }
 
 // confirmed is the number of confirmed publishes over all queues.
+// finishedProducers counts the producers that stopped publishing.
+func (w *workload) finishedProducers() int {
+	k := 0
+	for _, p := range w.producers {
+		if p.Finished() {
+			k++
+		}
+	}
+	return k
+}
+
 func (w *workload) confirmed() int {
 	total := 0
 	for _, h := range w.hist {
