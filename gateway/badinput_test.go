@@ -138,7 +138,7 @@ func TestBadInputOverWebSocket(t *testing.T) {
 		good.alive()
 	})
 	t.Run("oversize frame closes with 1009", func(t *testing.T) {
-		bad.sendRaw(websocket.TextMessage, []byte(`{"type":"publish","queue":"q","data":"`+strings.Repeat("x", 100<<10)+`"}`))
+		bad.sendRawOrCut(websocket.TextMessage, []byte(`{"type":"publish","queue":"q","data":"`+strings.Repeat("x", 100<<10)+`"}`))
 		f := bad.await("frame_too_large", func(f protocol.Frame) bool { return f.Type == protocol.TypeError })
 		if f.Code != protocol.CodeFrameTooLarge {
 			t.Fatalf("got %+v", f)

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -224,6 +225,21 @@ func (c *client) sendRaw(typ int, b []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.ws.WriteMessage(typ, b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// sendRawOrCut is sendRaw for a frame the server may answer and close the
+// connection on before the client has finished writing it (an oversize
+// frame: its header is enough to refuse it). The write then fails with the
+// close already sent (the client answered the server's close) or a broken
+// connection; the caller checks the server's answer.
+func (c *client) sendRawOrCut(typ int, b []byte) {
+	c.t.Helper()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	err := c.ws.WriteMessage(typ, b)
+	if err != nil && !errors.Is(err, websocket.ErrCloseSent) && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
 		c.t.Fatalf("write: %v", err)
 	}
 }
