@@ -134,12 +134,13 @@ func (n *Node) handoverTarget(conf raft.Configuration) (raft.Server, bool) {
 		caughtUp bool
 		applied  uint64
 	}
+	up := n.caughtUpNodes()
 	var cs []candidate
 	for _, s := range conf.Servers {
 		id := string(s.ID)
 		applied, ok := alive[id]
 		if s.Suffrage == raft.Voter && id != n.id && ok {
-			cs = append(cs, candidate{s, n.caughtUp(id), applied})
+			cs = append(cs, candidate{s, up[id], applied})
 		}
 	}
 	if len(cs) == 0 {

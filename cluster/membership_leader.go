@@ -47,13 +47,21 @@ func (m *membership) reconcile(conf raft.Configuration) {
 			m.change("add nonvoter", p.Name, m.g.raft.AddNonvoter(raft.ServerID(p.Name), raft.ServerAddress(p.Meta.RaftAddr), 0, changeTimeout))
 		case !ok:
 			m.logOnce("not re-adding a node with Raft state (re-add it explicitly)", p.Name)
-		case s.Suffrage == raft.Nonvoter && p.Meta.HasState && p.Meta.Applied > 0 && p.Meta.Applied+m.cfg.PromoteLag >= commit:
+		case s.Suffrage == raft.Nonvoter && m.caughtUpPeer(p, commit):
 			m.change("promote to voter", p.Name, m.g.raft.AddVoter(s.ID, s.Address, 0, changeTimeout))
 		case s.Suffrage == raft.Voter && m.wiped(p):
 			m.change("demote wiped voter", p.Name, m.g.raft.DemoteVoter(s.ID, 0, changeTimeout))
 		}
 	}
 	m.removeDead(conf)
+}
+
+// caughtUpPeer is the one rule for "caught up", shared by promotion and
+// SafeToStop: p has Raft state and has applied within PromoteLag of commit,
+// the commit index of promoteWindow ago (gossip is up to metaRefresh old,
+// so comparing with the commit index of now would never pass under load).
+func (m *membership) caughtUpPeer(p peer, commit uint64) bool {
+	return p.Meta.HasState && p.Meta.Applied > 0 && p.Meta.Applied+m.cfg.PromoteLag >= commit
 }
 
 // commitSample is the leader's commit index at a time.

@@ -46,24 +46,24 @@ func (n *Node) SafeToStop(member string) (StopCheck, error) {
 	if !slices.ContainsFunc(conf.Servers, func(s raft.Server) bool { return string(s.ID) == member }) {
 		return StopCheck{}, fmt.Errorf("safe to stop %s: %w", member, ErrUnknownMember)
 	}
-	return stopCheck(conf, member, n.id, n.caughtUp), nil
+	up := n.caughtUpNodes()
+	return stopCheck(conf, member, n.id, func(id string) bool { return up[id] }), nil
 }
 
-// caughtUp reports whether voter id is caught up (see SafeToStop).
-func (n *Node) caughtUp(id string) bool {
-	if id == n.id {
-		return true
-	}
+// caughtUpNodes is the set of nodes caught up now (see SafeToStop): this
+// node, and the peers alive in gossip that pass membership's caughtUpPeer.
+func (n *Node) caughtUpNodes() map[string]bool {
+	up := map[string]bool{n.id: true}
 	if n.members == nil {
-		return false
+		return up
 	}
 	commit := n.members.commitBefore(promoteWindow)
 	for _, p := range n.members.gossip.snapshot() {
-		if p.Name == id {
-			return p.State == "alive" && p.Meta.HasState && p.Meta.Applied > 0 && p.Meta.Applied+n.members.cfg.PromoteLag >= commit
+		if p.State == "alive" && n.members.caughtUpPeer(p, commit) {
+			up[p.Name] = true
 		}
 	}
-	return false
+	return up
 }
 
 // stopCheck is SafeToStop's rule over a configuration; caughtUp says which
