@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,9 +43,13 @@ func (cfg ConsumeConfig) withDefaults() ConsumeConfig {
 	return cfg
 }
 
-// consumeRuns makes stream names unique per run in this process: a Carrier
-// queue cannot be emptied and recreated like a JetStream stream.
-var consumeRuns atomic.Int64
+// consumeRuns and consumeProcess make stream names unique per run: a
+// Carrier queue cannot be emptied and recreated like a JetStream stream,
+// and a running cluster keeps the queues of earlier "carrier bench" runs.
+var (
+	consumeRuns    atomic.Int64
+	consumeProcess = fmt.Sprintf("%08x", rand.Uint32())
+)
 
 // RunConsume runs workload 4 against t: PreloadConsume, then DrainConsume.
 func RunConsume(ctx context.Context, t Target, cfg ConsumeConfig) (ConsumeResult, error) {
@@ -59,7 +64,7 @@ func RunConsume(ctx context.Context, t Target, cfg ConsumeConfig) (ConsumeResult
 // publishers, window 256) and returns cfg naming that stream.
 func PreloadConsume(ctx context.Context, t Target, cfg ConsumeConfig) (ConsumeConfig, error) {
 	cfg = cfg.withDefaults()
-	cfg.Stream = fmt.Sprintf("%s-%d", cfg.Stream, consumeRuns.Add(1))
+	cfg.Stream = fmt.Sprintf("%s-%s-%d", cfg.Stream, consumeProcess, consumeRuns.Add(1))
 	if err := t.Prepare(ctx, cfg.Stream); err != nil {
 		return cfg, err
 	}

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	clustertest "github.com/carriermq/carrier/test/cluster"
 )
 
 // E2EConfig is workload 3: end-to-end latency, publish → delivery to a
@@ -140,7 +138,7 @@ func (l *e2eLoad) run(ctx context.Context, pubs []Publisher, tail Tail) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	return clustertest.Poll(wctx, 5*time.Millisecond, func() error {
+	return poll(wctx, 5*time.Millisecond, func() error {
 		if r, s := l.received.Load(), l.sent.Load(); r < s {
 			return fmt.Errorf("%d of %d messages delivered", r, s)
 		}

@@ -3,15 +3,11 @@ package bench
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/carriermq/carrier/client"
-	clustertest "github.com/carriermq/carrier/test/cluster"
 )
 
 // FanoutConfig is workload 5: one publisher, K tails.
@@ -130,7 +126,7 @@ func countTail(ctx context.Context, tl Tail, size int, n *atomic.Int64) {
 func waitCount(ctx context.Context, n *atomic.Int64, want int64) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	return clustertest.Poll(ctx, 2*time.Millisecond, func() error {
+	return poll(ctx, 2*time.Millisecond, func() error {
 		if got := n.Load(); got < want {
 			return fmt.Errorf("%d of %d deliveries", got, want)
 		}
@@ -147,48 +143,4 @@ type ConnMemory struct {
 	BytesPerConn  float64 `json:"bytesPerConn"`
 	KiBPerConn    float64 `json:"kibPerConn"`
 	NodeRSSBefore float64 `json:"nodeRssBeforeMiB"`
-}
-
-// IdleConnMemory opens k idle client connections (WebSocket, no
-// subscription) to node 0 of t, reads the node's VmRSS before and after (a
-// second after the last one connected, for the node to settle), and closes
-// them.
-func IdleConnMemory(ctx context.Context, t *CarrierTarget, k int) (ConnMemory, error) {
-	if k < 1 {
-		return ConnMemory{}, errors.New("idle connections: at least one connection")
-	}
-	url := t.NodeURLs()[0]
-	pid, ok := pidWithArg(t.c.Nodes()[0].DataDir)
-	if !ok {
-		return ConnMemory{}, errors.New("idle connections: node 0's process not found")
-	}
-	before, _, err := memory(pid)
-	if err != nil {
-		return ConnMemory{}, err
-	}
-	var cls []*client.Client
-	defer func() {
-		for _, cl := range cls {
-			_ = cl.Close()
-		}
-	}()
-	for range k {
-		cl, err := client.Dial(ctx, []string{url}, client.Options{})
-		if err != nil {
-			return ConnMemory{}, fmt.Errorf("idle connection %d: %w", len(cls)+1, err)
-		}
-		cls = append(cls, cl)
-	}
-	select {
-	case <-time.After(time.Second): // let the node's allocations settle; not synchronisation
-	case <-ctx.Done():
-		return ConnMemory{}, ctx.Err()
-	}
-	after, _, err := memory(pid)
-	if err != nil {
-		return ConnMemory{}, err
-	}
-	per := float64(after-before) / float64(k)
-	return ConnMemory{Conns: k, RSSBefore: before, RSSAfter: after, BytesPerConn: per, KiBPerConn: per / 1024,
-		NodeRSSBefore: float64(before) / (1 << 20)}, nil
 }

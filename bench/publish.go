@@ -87,12 +87,19 @@ func RunPublish(ctx context.Context, t Target, cfg PublishConfig) (PublishResult
 	return res, err
 }
 
+// groupCommitReader is a Carrier target (CarrierTarget, or a type that
+// embeds it): its nodes count their log appends in GET /metrics.
+type groupCommitReader interface {
+	ReadGroupCommit(ctx context.Context) (GroupCommit, error)
+	NodeURLs() []string
+}
+
 // startGroupCommit reads a Carrier target's group-commit counters and
 // returns a function that reads them again and returns the stats of the
 // interval, in which it is told messages were confirmed; for other targets
 // that function returns nil.
 func startGroupCommit(ctx context.Context, t Target) func(context.Context, int64) (*GroupCommitStats, error) {
-	ct, ok := t.(*CarrierTarget)
+	ct, ok := t.(groupCommitReader)
 	if !ok {
 		return func(context.Context, int64) (*GroupCommitStats, error) { return nil, nil }
 	}

@@ -1,3 +1,9 @@
+// Package bench holds Carrier's benchmark workloads (publish throughput,
+// publish latency, end-to-end latency, consume and ack, fan-out), written
+// once against Target, and CarrierTarget, which drives a running Carrier
+// cluster: "carrier bench" runs them against one. Package bench/local starts
+// clusters of its own (Carrier and NATS JetStream) for "carrier-bench". They
+// are commands, not timed unit tests (see DESIGN.md).
 package bench
 
 import (

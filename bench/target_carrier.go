@@ -7,54 +7,42 @@ import (
 	"time"
 
 	"github.com/carriermq/carrier/client"
-	clustertest "github.com/carriermq/carrier/test/cluster"
 )
 
-// CarrierTarget is a 3-node Carrier cluster of real carrier processes
-// (test/cluster harness), reached with the Go client over WebSocket.
+// CarrierTarget is a running Carrier cluster reached with the Go client over
+// WebSocket, one node URL per node. It starts nothing: "carrier bench" points
+// it at a cluster that is already serving, and bench/local wraps it around
+// the clusters it starts.
 type CarrierTarget struct {
-	c       *clustertest.Cluster
-	cleanup func()
+	urls  []string
+	pids  func() []int
+	close func() error
 }
 
-// StartCarrier starts a 3-node cluster of bin in dir ("" = a temporary dir,
-// removed by Close) and waits until it is ready with an agreed leader.
-func StartCarrier(ctx context.Context, bin, dir string) (_ *CarrierTarget, err error) {
-	dir, cleanup, err := workDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	c, err := clustertest.New(clustertest.Options{Bin: bin, Dir: dir, Size: 3, LogLevel: "warn"})
-	if err != nil {
-		cleanup()
-		return nil, err
-	}
-	t := &CarrierTarget{c: c, cleanup: cleanup}
-	if err := c.WaitReady(ctx); err != nil {
-		t.Close()
-		return nil, fmt.Errorf("carrier cluster: %w", err)
-	}
-	if _, err := c.Leader(ctx); err != nil {
-		t.Close()
-		return nil, fmt.Errorf("carrier cluster: %w", err)
-	}
-	return t, nil
+// NewCarrierTarget reaches the Carrier nodes at urls (HTTP base URLs, one per
+// node; connection i goes to node i mod len(urls) first). pids, when not
+// nil, reports the nodes' processes for CPU and memory readings; close, when
+// not nil, is what Close does (stop the cluster). With both nil the target
+// only talks to the cluster and leaves it running.
+func NewCarrierTarget(urls []string, pids func() []int, close func() error) *CarrierTarget {
+	return &CarrierTarget{urls: slices.Clone(urls), pids: pids, close: close}
 }
 
 // Name implements Target.
 func (t *CarrierTarget) Name() string { return "carrier" }
 
-// Close kills the nodes and removes a temporary dir.
+// Close implements Target: it calls the close given to NewCarrierTarget, if
+// any.
 func (t *CarrierTarget) Close() error {
-	t.c.Close()
-	t.cleanup()
-	return nil
+	if t.close == nil {
+		return nil
+	}
+	return t.close()
 }
 
 func (t *CarrierTarget) url(i int) []string {
-	urls := t.c.URLs()
-	k := i % len(urls)
-	return slices.Concat(urls[k:], urls[:k])
+	k := i % len(t.urls)
+	return slices.Concat(t.urls[k:], t.urls[:k])
 }
 
 // Prepare publishes one message to stream (the queue is created on first
@@ -162,17 +150,14 @@ func (c *carrierTail) Next(ctx context.Context) ([]byte, error) {
 
 func (c *carrierTail) Close() error { return c.cl.Close() }
 
-// PIDs implements Target: the running nodes' processes, found by their data
-// dir on the command line (the harness does not export its pids).
+// PIDs implements Target: the nodes' processes when they are known (nil for
+// a cluster "carrier bench" reaches over the network).
 func (t *CarrierTarget) PIDs() []int {
-	var pids []int
-	for _, n := range t.c.Running() {
-		if pid, ok := pidWithArg(n.DataDir); ok {
-			pids = append(pids, pid)
-		}
+	if t.pids == nil {
+		return nil
 	}
-	return pids
+	return t.pids()
 }
 
 // NodeURLs are the nodes' HTTP base URLs, in node order.
-func (t *CarrierTarget) NodeURLs() []string { return t.c.URLs() }
+func (t *CarrierTarget) NodeURLs() []string { return slices.Clone(t.urls) }

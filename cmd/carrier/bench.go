@@ -1,121 +1,102 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/carriermq/carrier/bench"
+	"github.com/carriermq/carrier/bench/benchcmd"
+	"github.com/carriermq/carrier/client"
 )
 
+// benchCmd is "carrier bench": the workloads of package bench against a
+// Carrier cluster that is already running. What starts clusters of its own
+// (the comparison with NATS JetStream, the failover measurement) is
+// carrier-bench, so that this binary links neither the test harness nor a
+// NATS client.
 func (a *app) benchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure a Carrier cluster",
+		Short: "Measure a running Carrier cluster",
+		Long: `Run a benchmark workload against a Carrier cluster that is already running:
+--server names its nodes (comma-separated; connections are spread over them,
+and the publish figures per fsync sum their /metrics). The workloads publish
+to queues named bench-* (created on first use, so the server needs
+auto-create, its default) and leave them in place: remove them with
+"carrier queue rm".
+
+The side-by-side comparison with NATS JetStream and the leader-failover
+measurement start clusters of their own; they are a separate command,
+carrier-bench ("go run ./cmd/carrier-bench --help" in the source tree).`,
+		Example: `  carrier bench publish --server http://127.0.0.1:7430,http://127.0.0.1:7440,http://127.0.0.1:7450
+  carrier bench latency --count 1000 --json`,
 	}
-	cmd.AddCommand(a.benchFailoverCmd(), a.benchPublishCmd(), a.benchLatencyCmd(), a.benchE2ECmd(),
-		a.benchConsumeCmd(), a.benchFanoutCmd(), a.benchCompareCmd())
-	return cmd
-}
-
-type failoverFlags struct {
-	trials    int
-	dir       string
-	heartbeat time.Duration
-	election  time.Duration
-	json      bool
-}
-
-func (a *app) benchFailoverCmd() *cobra.Command {
-	f := &failoverFlags{}
-	cmd := &cobra.Command{
-		Use:   "failover",
-		Short: "Measure leader failover: kill -9 the leader of a local 3-node cluster, many times",
-		Long: `Start a 3-node cluster of this carrier binary on loopback addresses
-(127.A.B.2-4 with the default ports, or free ports on 127.0.0.1), publish one
-message at a time through a follower, kill -9 the leader, and measure the time
-from the last publish confirmed before the kill to the first one confirmed
-after it (the longest gap between confirmations up to the 5th after the kill,
-so that a reply already in flight when the leader died does not hide the
-outage). The killed node is restarted before the next trial. Prints one line
-per trial, then p50, p99 and max.`,
-		Example: `  carrier bench failover --trials 20
-  carrier bench failover --trials 5 --election-timeout 500ms --json`,
-		Args: exactArgs(0, "no arguments"),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.benchFailover(cmd, f)
+	var servers []string
+	env := benchcmd.Env{
+		Prog:   "carrier bench",
+		Stdout: a.stdout,
+		Stderr: a.stderr,
+		TargetFlags: func(fs *pflag.FlagSet) {
+			fs.StringSliceVar(&servers, "server", []string{defaultServer},
+				"the cluster's nodes: URLs or host:port, comma-separated (env CARRIER_SERVER)")
+		},
+		TargetHelp: `It runs against the running cluster at --server (default ` + defaultServer + `
+or $CARRIER_SERVER) and starts nothing.`,
+		ExampleTargets: [2]string{"--server 127.0.0.1:7430,127.0.0.1:7440,127.0.0.1:7450", ""},
+		Open:           func(ctx context.Context) (bench.Target, error) { return openRunning(ctx, servers) },
+		Usage: func(cmd *cobra.Command, err error) error {
+			return usageError{err: err, path: cmd.CommandPath()}
 		},
 	}
-	fl := cmd.Flags()
-	fl.IntVar(&f.trials, "trials", 20, "leader kills to measure")
-	fl.StringVar(&f.dir, "dir", "", "directory for the nodes' data and logs (default: a temporary one, removed on success)")
-	fl.DurationVar(&f.heartbeat, "heartbeat-timeout", 0, "passed to every node (default: the server's)")
-	fl.DurationVar(&f.election, "election-timeout", 0, "passed to every node (default: the server's)")
-	fl.BoolVar(&f.json, "json", false, "print the result as JSON (progress lines go to stderr)")
+	cmd.AddCommand(benchcmd.Commands(env)...)
+	cmd.AddCommand(movedCmd("compare"), movedCmd("failover"))
 	return cmd
 }
 
-func (a *app) benchFailover(cmd *cobra.Command, f *failoverFlags) error {
-	if f.trials < 1 {
-		return flagError(cmd, "--trials must be at least 1")
+// openRunning is the target of "carrier bench": the nodes at servers, each
+// asked for the cluster's status first so that a wrong address fails at
+// once with a message saying what to check.
+func openRunning(ctx context.Context, servers []string) (bench.Target, error) {
+	if len(servers) == 0 {
+		return nil, errors.New("--server names no node")
 	}
-	bin, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find the carrier binary: %w", err)
+	urls := make([]string, len(servers))
+	for i, s := range servers {
+		u, err := client.HTTPURL(s)
+		if err != nil {
+			return nil, fmt.Errorf("--server %q: %w", s, err)
+		}
+		ad, err := client.NewAdmin(u, nil)
+		if err != nil {
+			return nil, fmt.Errorf("--server %q: %w", s, err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err = ad.Cluster(cctx)
+		cancel()
+		if err != nil {
+			return nil, unreachable(s, err)
+		}
+		urls[i] = u
 	}
-	progress := a.stdout
-	if f.json {
-		progress = a.stderr
-	}
-	res, err := bench.Failover(cmd.Context(), bench.FailoverConfig{Bin: bin, Dir: f.dir, Trials: f.trials,
-		HeartbeatTimeout: f.heartbeat, ElectionTimeout: f.election, Progress: progress})
-	if err != nil {
-		return fmt.Errorf("bench failover: %w", err)
-	}
-	if f.json {
-		return writeFailoverJSON(a.stdout, res)
-	}
-	fmt.Fprintf(a.stdout, "failover over %d trials: p50 %v  p99 %v  max %v  mean %v\n", len(res.Trials),
-		msRound(res.P50), msRound(res.P99), msRound(res.Max), msRound(res.Mean))
-	return nil
+	return bench.NewCarrierTarget(urls, nil, nil), nil
 }
 
-func msRound(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-
-// failoverJSON is the --json output: durations in milliseconds.
-type failoverJSON struct {
-	Trials             int         `json:"trials"`
-	P50Ms              float64     `json:"p50Ms"`
-	P99Ms              float64     `json:"p99Ms"`
-	MaxMs              float64     `json:"maxMs"`
-	MeanMs             float64     `json:"meanMs"`
-	HeartbeatTimeoutMs float64     `json:"heartbeatTimeoutMs,omitempty"`
-	ElectionTimeoutMs  float64     `json:"electionTimeoutMs,omitempty"`
-	Addresses          string      `json:"addresses"`
-	Runs               []trialJSON `json:"runs"`
-}
-
-type trialJSON struct {
-	Killed     string  `json:"killed"`
-	Via        string  `json:"via"`
-	FailoverMs float64 `json:"failoverMs"`
-	Confirmed  int     `json:"confirmed"`
-}
-
-func toMs(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func writeFailoverJSON(w io.Writer, r bench.FailoverResult) error {
-	out := failoverJSON{Trials: len(r.Trials), P50Ms: toMs(r.P50), P99Ms: toMs(r.P99), MaxMs: toMs(r.Max),
-		MeanMs: toMs(r.Mean), HeartbeatTimeoutMs: toMs(r.HeartbeatTimeout), ElectionTimeoutMs: toMs(r.ElectionTimeout),
-		Addresses: r.Addresses}
-	for _, t := range r.Trials {
-		out.Runs = append(out.Runs, trialJSON{Killed: t.Killed, Via: t.Via, FailoverMs: toMs(t.Failover), Confirmed: t.Confirmed})
+// movedCmd answers the benchmarks that moved to carrier-bench with where
+// they are now (hidden: it only helps old command lines).
+func movedCmd(name string) *cobra.Command {
+	return &cobra.Command{
+		Use:                name,
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError{err: fmt.Errorf("%s starts clusters of its own and is a separate command now: "+
+				"carrier-bench %s (go run ./cmd/carrier-bench %s in the source tree)", cmd.CommandPath(), name, name),
+				path: "carrier bench"}
+		},
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
 }

@@ -210,6 +210,7 @@ func TestServePublishSubscribeInProcess(t *testing.T) {
 	checkVersionsCLI(t, ctx, env)
 	checkLeadershipSingleNode(t, ctx, env)
 	checkDroppedShown(t, ctx, env)
+	checkBenchRunning(t, ctx, env)
 	stop()
 	select {
 	case err := <-served:

@@ -1,6 +1,6 @@
 // Package clustertest runs Carrier clusters of real "carrier serve"
 // processes on loopback addresses, for the cluster tests in this directory
-// and for "carrier bench failover". It starts, kills (SIGKILL), stops
+// and for "carrier-bench" (failover, compare). It starts, kills (SIGKILL), stops
 // (SIGTERM), pauses (SIGSTOP), resumes, restarts, wipes and adds nodes, finds
 // the leader through GET /v1/cluster, and drives a checked workload
 // (producers and a consumer group recorded in a checker.History).

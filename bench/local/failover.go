@@ -1,7 +1,4 @@
-// Package bench holds Carrier's benchmark drivers, run by "carrier bench".
-// They measure a real cluster of carrier processes (see DESIGN.md); they are
-// commands, not timed unit tests.
-package bench
+package local
 
 import (
 	"context"
@@ -16,7 +13,7 @@ import (
 	clustertest "github.com/carriermq/carrier/test/cluster"
 )
 
-// FailoverConfig sets up "carrier bench failover".
+// FailoverConfig sets up "carrier-bench failover".
 type FailoverConfig struct {
 	Bin              string        // the carrier binary that runs the nodes
 	Dir              string        // data dirs and logs ("" = a temporary dir, removed after)

@@ -1,8 +1,10 @@
-package bench
+package local
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/carriermq/carrier/bench"
 )
 
 // workloads are workloads 1–5 as compare runs them, in order (publish first:
@@ -17,8 +19,8 @@ func (c *comparison) workloads() []workload {
 	}
 }
 
-func (c *comparison) runPublish(ctx context.Context, t Target, _ any) (workloadOutput, error) {
-	r, err := RunPublish(ctx, t, c.cfg.Publish)
+func (c *comparison) runPublish(ctx context.Context, t bench.Target, _ any) (workloadOutput, error) {
+	r, err := bench.RunPublish(ctx, t, c.cfg.Publish)
 	if err != nil {
 		return workloadOutput{}, err
 	}
@@ -30,21 +32,21 @@ func (c *comparison) runPublish(ctx context.Context, t Target, _ any) (workloadO
 	return workloadOutput{v, r.Confirmed, r}, nil
 }
 
-func (c *comparison) runLatency(ctx context.Context, t Target, _ any) (workloadOutput, error) {
-	r, err := RunLatency(ctx, t, c.cfg.Latency)
+func (c *comparison) runLatency(ctx context.Context, t bench.Target, _ any) (workloadOutput, error) {
+	r, err := bench.RunLatency(ctx, t, c.cfg.Latency)
 	if err != nil {
 		return workloadOutput{}, err
 	}
 	return workloadOutput{latencyValues("latency", r.Latency), r.Count, r}, nil
 }
 
-func latencyValues(prefix string, l Latency) map[string]float64 {
+func latencyValues(prefix string, l bench.Latency) map[string]float64 {
 	return map[string]float64{prefix + "_p50_ms": l.P50Ms, prefix + "_p99_ms": l.P99Ms,
 		prefix + "_p999_ms": l.P999Ms, prefix + "_max_ms": l.MaxMs}
 }
 
-func (c *comparison) runE2E(ctx context.Context, t Target, _ any) (workloadOutput, error) {
-	r, err := RunE2E(ctx, t, c.cfg.E2E)
+func (c *comparison) runE2E(ctx context.Context, t bench.Target, _ any) (workloadOutput, error) {
+	r, err := bench.RunE2E(ctx, t, c.cfg.E2E)
 	if err != nil {
 		return workloadOutput{}, err
 	}
@@ -59,20 +61,20 @@ func (c *comparison) runE2E(ctx context.Context, t Target, _ any) (workloadOutpu
 	return workloadOutput{v, sent, r}, nil
 }
 
-func (c *comparison) prepareConsume(ctx context.Context, t Target) (any, error) {
-	return PreloadConsume(ctx, t, c.cfg.Consume)
+func (c *comparison) prepareConsume(ctx context.Context, t bench.Target) (any, error) {
+	return bench.PreloadConsume(ctx, t, c.cfg.Consume)
 }
 
-func (c *comparison) runConsume(ctx context.Context, t Target, arg any) (workloadOutput, error) {
-	r, err := DrainConsume(ctx, t, arg.(ConsumeConfig))
+func (c *comparison) runConsume(ctx context.Context, t bench.Target, arg any) (workloadOutput, error) {
+	r, err := bench.DrainConsume(ctx, t, arg.(bench.ConsumeConfig))
 	if err != nil {
 		return workloadOutput{}, err
 	}
 	return workloadOutput{map[string]float64{"consume_msgs_per_sec": r.MsgsPerSec}, r.Acked, r}, nil
 }
 
-func (c *comparison) runFanout(ctx context.Context, t Target, _ any) (workloadOutput, error) {
-	r, err := RunFanout(ctx, t, c.cfg.Fanout)
+func (c *comparison) runFanout(ctx context.Context, t bench.Target, _ any) (workloadOutput, error) {
+	r, err := bench.RunFanout(ctx, t, c.cfg.Fanout)
 	if err != nil {
 		return workloadOutput{}, err
 	}

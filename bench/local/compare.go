@@ -1,4 +1,4 @@
-package bench
+package local
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"slices"
 	"time"
+
+	"github.com/carriermq/carrier/bench"
 )
 
 // Systems compared, in display order.
@@ -16,18 +18,18 @@ const (
 	SysNATSDefault = "nats-default"
 )
 
-// CompareConfig sets up "carrier bench compare". Zero workload fields take
+// CompareConfig sets up "carrier-bench compare". Zero workload fields take
 // the workloads' defaults (the goals' settings), or the quick ones.
 type CompareConfig struct {
 	Bin       string // the carrier binary for the Carrier nodes
 	Rounds    int    // rounds, systems alternating (default 3; quick: 1)
 	Quick     bool   // a seconds-long smoke: tiny workloads
 	IdleConns int    // idle WebSocket connections for the memory reading (default 1000; quick: 20)
-	Publish   PublishConfig
-	Latency   LatencyConfig
-	E2E       E2EConfig // Peak 0: the lowest median publish throughput of round 1
-	Consume   ConsumeConfig
-	Fanout    FanoutConfig
+	Publish   bench.PublishConfig
+	Latency   bench.LatencyConfig
+	E2E       bench.E2EConfig // Peak 0: the lowest median publish throughput of round 1
+	Consume   bench.ConsumeConfig
+	Fanout    bench.FanoutConfig
 	Progress  io.Writer // progress lines (nil: none)
 }
 
@@ -57,13 +59,13 @@ type Sample struct {
 	System   string             `json:"system"`
 	Workload string             `json:"workload"`
 	Values   map[string]float64 `json:"values"`
-	Result   any                `json:"result"` // the workload's own result (PublishResult, …)
+	Result   any                `json:"result"` // the workload's own result (bench.PublishResult, …)
 }
 
 // comparison is a running compare: the targets and what was measured.
 type comparison struct {
 	cfg     CompareConfig
-	targets []Target
+	targets []bench.Target
 	samples []Sample
 	single  map[string]map[string]float64 // per system: values measured once
 }
@@ -143,8 +145,8 @@ func (c *comparison) logf(format string, args ...any) {
 // reading starts.
 type workload struct {
 	name    string
-	prepare func(context.Context, Target) (any, error)
-	run     func(context.Context, Target, any) (workloadOutput, error)
+	prepare func(context.Context, bench.Target) (any, error)
+	run     func(context.Context, bench.Target, any) (workloadOutput, error)
 }
 
 // workloadOutput is one workload run's figures, the number of messages it
@@ -177,7 +179,7 @@ func (c *comparison) round(ctx context.Context, r int) error {
 }
 
 // measure runs w on t between two CPU readings of t's servers.
-func (c *comparison) measure(ctx context.Context, r int, w workload, t Target) error {
+func (c *comparison) measure(ctx context.Context, r int, w workload, t bench.Target) error {
 	c.logf("round %d/%d: %s on %s", r+1, c.cfg.Rounds, w.name, t.Name())
 	var arg any
 	if w.prepare != nil {
@@ -231,4 +233,13 @@ func (c *comparison) finish() error {
 		return errors.New("compare: nothing measured")
 	}
 	return nil
+}
+
+// orInt is v when it is positive, else def (as in package bench: zero
+// settings take the default).
+func orInt[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }

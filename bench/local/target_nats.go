@@ -1,4 +1,4 @@
-package bench
+package local
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/carriermq/carrier/bench"
 )
 
 // NATSTarget is a 3-node JetStream cluster reached with nats.go, the peer's
@@ -37,7 +39,7 @@ func StartNATSTarget(ctx context.Context, dir string, syncAlways bool) (*NATSTar
 	return &NATSTarget{name: name, nc: c}, nil
 }
 
-// Name implements Target.
+// Name implements bench.Target.
 func (t *NATSTarget) Name() string { return t.name }
 
 // Close stops the cluster.
@@ -79,7 +81,7 @@ func (t *NATSTarget) Prepare(ctx context.Context, stream string) error {
 
 // NewPublisher implements Target: one connection per publisher; nats.go's
 // async publisher allows window pending acks.
-func (t *NATSTarget) NewPublisher(ctx context.Context, i int, stream string, window int) (Publisher, error) {
+func (t *NATSTarget) NewPublisher(ctx context.Context, i int, stream string, window int) (bench.Publisher, error) {
 	nc, js, err := t.connect(i, jetstream.WithPublishAsyncMaxPending(window))
 	if err != nil {
 		return nil, err
@@ -93,7 +95,7 @@ type natsPublisher struct {
 	subject string
 }
 
-func (p *natsPublisher) Publish(payload []byte) (Pending, error) {
+func (p *natsPublisher) Publish(payload []byte) (bench.Pending, error) {
 	// The driver keeps at most the window in flight; the stall wait only
 	// covers the client counting an ack a moment after handing it out.
 	f, err := p.js.PublishAsync(p.subject, payload, jetstream.WithStallWait(30*time.Second))
@@ -123,7 +125,7 @@ func (n natsPending) Wait(ctx context.Context) error {
 
 // NewConsumer implements Target: a durable pull consumer named group with
 // explicit acks; every member of the group shares it.
-func (t *NATSTarget) NewConsumer(ctx context.Context, i int, stream, group string) (Consumer, error) {
+func (t *NATSTarget) NewConsumer(ctx context.Context, i int, stream, group string) (bench.Consumer, error) {
 	nc, js, err := t.connect(i)
 	if err != nil {
 		return nil, err
@@ -149,7 +151,7 @@ type natsConsumer struct {
 	it jetstream.MessagesContext
 }
 
-// Next implements Consumer. The ack is a double ack: it waits for the
+// Next implements bench.Consumer. The ack is a double ack: it waits for the
 // server's confirmation, like Carrier's Delivery.Ack.
 func (c *natsConsumer) Next(ctx context.Context) ([]byte, func(context.Context) error, error) {
 	m, err := c.it.Next(jetstream.NextContext(ctx))
@@ -162,7 +164,7 @@ func (c *natsConsumer) Next(ctx context.Context) ([]byte, func(context.Context) 
 // NewTail implements Target: an ordered consumer (ephemeral, in-memory,
 // no acks, flow-controlled, recreated by the client on a gap) delivering
 // new messages of the stream, i.e. after they are stored.
-func (t *NATSTarget) NewTail(ctx context.Context, i int, stream string) (Tail, error) {
+func (t *NATSTarget) NewTail(ctx context.Context, i int, stream string) (bench.Tail, error) {
 	nc, js, err := t.connect(i)
 	if err != nil {
 		return nil, err
@@ -199,7 +201,7 @@ func (c *natsTail) Close() error {
 	return nil
 }
 
-// PIDs implements Target.
+// PIDs implements bench.Target.
 func (t *NATSTarget) PIDs() []int { return t.nc.PIDs() }
 
 func (c *natsConsumer) Close() error {

@@ -1,4 +1,4 @@
-package bench
+package local
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/carriermq/carrier/bench"
 )
 
 // TestCompareQuick runs "compare --quick" — every workload for about a
@@ -21,7 +23,7 @@ func TestCompareQuick(t *testing.T) {
 	defer cancel()
 	var progress bytes.Buffer
 	cfg := CompareConfig{Bin: carrierBin, Quick: true, IdleConns: 5, Progress: &progress,
-		Latency: LatencyConfig{Count: 20}, E2E: E2EConfig{Loads: []int{50}}, Consume: ConsumeConfig{Messages: 200, Consumers: 2}}
+		Latency: bench.LatencyConfig{Count: 20}, E2E: bench.E2EConfig{Loads: []int{50}}, Consume: bench.ConsumeConfig{Messages: 200, Consumers: 2}}
 	res, err := Compare(ctx, cfg)
 	if err != nil {
 		t.Fatalf("%v\nprogress:\n%s", err, progress.String())
@@ -49,26 +51,26 @@ func TestCompareQuick(t *testing.T) {
 func checkSample(t *testing.T, s Sample) {
 	t.Helper()
 	switch r := s.Result.(type) {
-	case PublishResult:
+	case bench.PublishResult:
 		if r.Confirmed < 1 || r.MsgsPerSec <= 0 || (s.System == SysCarrier) != (r.GroupCommit != nil) {
 			t.Errorf("publish on %s: %+v", s.System, r)
 		}
 		if g := r.GroupCommit; g != nil && (g.Commands < 1 || g.CommandsPerAppend <= 0 || g.CommandsPerEntry < 1 || g.MessagesPerAppend <= 0) {
 			t.Errorf("publish on %s: group commit %+v for %d confirmed", s.System, *g, r.Confirmed)
 		}
-	case LatencyResult:
+	case bench.LatencyResult:
 		if r.Count != 20 || r.P50Ms <= 0 || r.P50Ms > r.P99Ms || r.P99Ms > r.MaxMs {
 			t.Errorf("latency on %s: %+v", s.System, r)
 		}
-	case E2EResult:
+	case bench.E2EResult:
 		if len(r.Runs) != 1 || r.Runs[0].Sent < 1 || r.Runs[0].Received != r.Runs[0].Sent || r.Runs[0].Count != r.Runs[0].Sent {
 			t.Errorf("e2e on %s: %+v", s.System, r)
 		}
-	case ConsumeResult:
+	case bench.ConsumeResult:
 		if r.Acked != 200 || r.Consumers != 2 {
 			t.Errorf("consume on %s: %+v", s.System, r)
 		}
-	case FanoutResult:
+	case bench.FanoutResult:
 		if r.Published < 1 || r.Deliveries != r.Published*int64(r.Subscribers) || r.Subscribers != 4 {
 			t.Errorf("fanout on %s: %+v", s.System, r)
 		}

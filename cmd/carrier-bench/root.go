@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/carriermq/carrier/bench"
+	"github.com/carriermq/carrier/bench/benchcmd"
+	"github.com/carriermq/carrier/bench/local"
+	clustertest "github.com/carriermq/carrier/test/cluster"
+)
+
+// app carries the streams and the carrier binary the clusters run.
+type app struct {
+	stdout, stderr io.Writer
+	carrier        string // --carrier: the node binary ("" = build cmd/carrier)
+
+	buildOnce sync.Once
+	built     string // the binary built for this run, and its dir
+	buildDir  string
+	buildErr  error
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "carrier-bench",
+		Short: "Benchmarks that start their own Carrier and NATS JetStream clusters on this machine",
+		Long: `carrier-bench starts 3-node clusters on loopback and measures them: Carrier
+side by side with NATS JetStream (compare), leader failover under kill -9
+(failover), and each workload alone against a fresh cluster (--target).
+
+The Carrier nodes run the carrier binary given by --carrier; without it,
+carrier-bench builds ./cmd/carrier of the module in the current directory
+("go build") for the run. nats-server is installed with "go install" into
+the user cache dir on first use. Every process it starts is stopped before
+it returns. To measure a Carrier cluster that is already running, use
+"carrier bench" instead.`,
+		Example: `  carrier-bench compare --quick
+  carrier-bench failover --trials 20
+  carrier-bench publish --target nats-always --json`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(usage)
+	root.PersistentFlags().StringVar(&a.carrier, "carrier", "", "the carrier binary the Carrier nodes run (default: build ./cmd/carrier)")
+	var target string
+	env := benchcmd.Env{
+		Prog:   "carrier-bench",
+		Stdout: a.stdout,
+		Stderr: a.stderr,
+		TargetFlags: func(fs *pflag.FlagSet) {
+			fs.StringVar(&target, "target", local.SysCarrier, "carrier, nats-always or nats-default")
+		},
+		TargetHelp: `It starts a fresh 3-node cluster of --target on loopback and stops it at the
+end: carrier (--carrier), nats-always (JetStream with sync_interval always,
+fsync before every ack like Carrier) or nats-default (JetStream's periodic
+fsync).`,
+		ExampleTargets: [2]string{"--target carrier", "--target nats-always"},
+		Open:           func(ctx context.Context) (bench.Target, error) { return a.startTarget(ctx, target) },
+		Usage:          usage,
+		IdleConns:      idleConns,
+	}
+	root.AddCommand(a.compareCmd(), a.failoverCmd())
+	root.AddCommand(benchcmd.Commands(env)...)
+	return root
+}
+
+// startTarget starts the named target's 3-node cluster.
+func (a *app) startTarget(ctx context.Context, name string) (bench.Target, error) {
+	switch name {
+	case local.SysCarrier:
+		bin, err := a.carrierBin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return local.StartCarrier(ctx, bin, "")
+	case local.SysNATSAlways, local.SysNATSDefault:
+		return local.StartNATSTarget(ctx, "", name == local.SysNATSAlways)
+	}
+	return nil, fmt.Errorf("unknown --target %q (carrier, nats-always, nats-default)", name)
+}
+
+// idleConns is fanout's memory reading, on Carrier clusters only.
+func idleConns(ctx context.Context, t bench.Target, k int) (*bench.ConnMemory, error) {
+	ct, ok := t.(*local.Carrier)
+	if !ok {
+		return nil, nil
+	}
+	m, err := local.IdleConnMemory(ctx, ct, k)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// carrierBin is --carrier, or cmd/carrier built once for this run into a
+// temporary dir that cleanup removes.
+func (a *app) carrierBin(ctx context.Context) (string, error) {
+	if a.carrier != "" {
+		return a.carrier, nil
+	}
+	a.buildOnce.Do(func() {
+		a.buildDir, a.buildErr = os.MkdirTemp("", "carrier-bench-bin-")
+		if a.buildErr != nil {
+			return
+		}
+		fmt.Fprintln(a.stderr, "building ./cmd/carrier for the Carrier nodes (give --carrier to use another binary)")
+		a.built, a.buildErr = clustertest.Build(ctx, a.buildDir)
+	})
+	if a.buildErr != nil {
+		return "", fmt.Errorf("no --carrier given, and building cmd/carrier failed (run carrier-bench from the source tree, or pass --carrier): %w", a.buildErr)
+	}
+	return a.built, nil
+}
+
+// cleanup removes what carrierBin built.
+func (a *app) cleanup() error {
+	if a.buildDir == "" {
+		return nil
+	}
+	if err := os.RemoveAll(a.buildDir); err != nil {
+		return fmt.Errorf("remove the built carrier: %w", err)
+	}
+	return nil
+}
+
+// flagError reports a bad flag value as a usage error.
+func flagError(cmd *cobra.Command, format string, args ...any) error {
+	return usage(cmd, fmt.Errorf(format, args...))
+}
+
+// noArgs refuses positional arguments as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) != 0 {
+		return usage(cmd, errors.New(cmd.CommandPath()+" takes no arguments"))
+	}
+	return nil
+}
