@@ -150,6 +150,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	log.Info("starting", "node", id, "version", version, "revision", buildRevision())
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
@@ -344,9 +345,6 @@ func hostnameID() string {
 	}
 	return h
 }
-
-// version is the software version carried in gossip metadata.
-const version = "0.1.0-dev"
 
 // clusterConfig sets cfg's membership fields from the cluster flags.
 func clusterConfig(a *app, f *serveFlags, cfg *cluster.Config) error {
