@@ -25,6 +25,7 @@ type flags struct {
 	probeAddr           string
 	logLevel, logFormat string
 	refresh, maxBackoff time.Duration
+	stepTimeout         time.Duration
 	endpoints           map[types.NamespacedName][]string
 }
 
@@ -43,6 +44,7 @@ func parseFlags(args []string, out io.Writer) (*flags, error) {
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	fs.DurationVar(&f.refresh, "refresh-interval", controller.DefaultRefresh, "how often each object's status is read from its cluster")
 	fs.DurationVar(&f.maxBackoff, "max-backoff", controller.DefaultMaxBackoff, "longest wait between attempts while a cluster is unreachable")
+	fs.DurationVar(&f.stepTimeout, "step-timeout", controller.DefaultStepTimeout, "longest a step of a rollout, scale or storage expansion may take (a pod back and ready, a member promoted, a volume grown) before the operation halts with Degraded")
 	eps := fs.StringArray("data-plane-endpoint", nil, "namespace/name=URL[,URL…]: reach that QueueCluster's admin API there instead of its client Service (for tests and development; repeatable)")
 	fs.BoolVarP(&f.help, "help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
@@ -57,6 +59,9 @@ func parseFlags(args []string, out io.Writer) (*flags, error) {
 	}
 	if f.refresh <= 0 || f.maxBackoff < f.refresh {
 		return nil, errors.New("--refresh-interval must be positive and --max-backoff at least as long")
+	}
+	if f.stepTimeout < f.refresh {
+		return nil, errors.New("--step-timeout must be at least as long as --refresh-interval")
 	}
 	return f, f.parseEndpoints(*eps)
 }

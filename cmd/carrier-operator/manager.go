@@ -85,9 +85,10 @@ func newManager(f *flags, log logr.Logger) (manager.Manager, error) {
 		return nil, fmt.Errorf("readyz: %w", err)
 	}
 	err = controller.Setup(mgr, controller.Options{
-		Endpoints:  dataplane.Overrides{URLsOf: f.endpoints, Fallback: dataplane.ServiceEndpoints{}},
-		Refresh:    f.refresh,
-		MaxBackoff: f.maxBackoff,
+		Endpoints:   dataplane.Overrides{URLsOf: f.endpoints, Fallback: dataplane.ServiceEndpoints{}},
+		Refresh:     f.refresh,
+		MaxBackoff:  f.maxBackoff,
+		StepTimeout: f.stepTimeout,
 	})
 	return mgr, err
 }

@@ -49,6 +49,9 @@ const (
 	image    = "registry.example/carrier:0.1.0"
 	refresh  = 300 * time.Millisecond
 	deadline = 30 * time.Second
+	// stepTimeout bounds a step of an operation: a node restarted and
+	// caught up takes a few seconds here.
+	stepTimeout = 20 * time.Second
 )
 
 // env is a control plane with the CRDs, a namespace, and the data-plane
@@ -115,7 +118,7 @@ func (e *env) startCluster(name string, size int) *clustertest.Cluster {
 // startOperator runs the controllers in a manager of this process, as the
 // binary does, watching the test's namespace. The returned func stops it
 // and waits until it has.
-func (e *env) startOperator(hc *http.Client) (stop func()) {
+func (e *env) startOperator(hc *http.Client, change ...func(*controller.Options)) (stop func()) {
 	t := e.t
 	t.Helper()
 	mgr, err := ctrl.NewManager(e.cp.Config, ctrl.Options{
@@ -129,8 +132,12 @@ func (e *env) startOperator(hc *http.Client) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = controller.Setup(mgr, controller.Options{Endpoints: dataplane.Overrides{Fallback: e}, HTTPClient: hc,
-		Refresh: refresh, MaxBackoff: 2 * time.Second})
+	opts := controller.Options{Endpoints: dataplane.Overrides{Fallback: e}, HTTPClient: hc,
+		Refresh: refresh, MaxBackoff: 2 * time.Second, StepTimeout: stepTimeout}
+	for _, c := range change {
+		c(&opts)
+	}
+	err = controller.Setup(mgr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +168,14 @@ func ctx(t *testing.T) context.Context {
 // fn's last error.
 func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), deadline)
+	within(t, deadline, what, fn)
+}
+
+// within polls fn until it returns nil, failing t after d with fn's last
+// error.
+func within(t *testing.T, d time.Duration, what string, fn func() error) {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	if err := clustertest.Poll(c, 100*time.Millisecond, fn); err != nil {
 		t.Fatalf("%s: %v", what, err)

@@ -31,14 +31,16 @@ type QueueClusterReconciler struct {
 	reconciler
 }
 
-// Reconcile: get → record bootstrapExpect (once) → apply the children that
-// changed → observe pods and GET /v1/cluster → the operation step →
-// status → look again after the refresh interval (longer while the data
-// plane is unreachable). Nothing here deletes anything: owned children go
-// with the QueueCluster through the garbage collector.
+// Reconcile: get (from the API server, not the cache) → record
+// bootstrapExpect (once) → apply the children that changed → observe pods
+// and GET /v1/cluster → the operation step → status (only over the status
+// read) → look again after the refresh interval (longer while the data
+// plane is unreachable). Nothing here deletes anything but the one pod of
+// a rollout step: owned children go with the QueueCluster through the
+// garbage collector.
 func (r *QueueClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var qc v1alpha1.QueueCluster
-	if err := r.Get(ctx, req.NamespacedName, &qc); err != nil {
+	if err := r.reader.Get(ctx, req.NamespacedName, &qc); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if qc.DeletionTimestamp != nil {
@@ -62,7 +64,7 @@ func (r *QueueClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	op, opErr := r.opts.Operations.Step(ctx, &qc, v)
 	clusterStatus(&qc, v, op, firstErr(applyErr, opErr))
 	if !equality.Semantic.DeepEqual(orig.Status, qc.Status) {
-		if err := r.patchStatus(ctx, &qc, orig); err != nil {
+		if err := r.patchStatusLocked(ctx, &qc, orig); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -106,7 +108,7 @@ func (r *QueueClusterReconciler) recordBootstrapExpect(ctx context.Context, qc *
 		}
 	}
 	qc.Status.BootstrapExpect = n
-	return r.patchStatus(ctx, qc, orig)
+	return r.patchStatusLocked(ctx, qc, orig)
 }
 
 // bootstrapArg reads --bootstrap-expect from the StatefulSet's container

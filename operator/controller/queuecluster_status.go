@@ -49,7 +49,25 @@ func clusterStatus(qc *v1alpha1.QueueCluster, v *View, op *v1alpha1.OperationSta
 	if err != nil {
 		setCondition(&st.Conditions, v1alpha1.ConditionDegraded, true, ReasonApplyFailed, err.Error(), qc.Generation)
 	}
+	if reason := stopped(op); reason != "" {
+		setCondition(&st.Conditions, v1alpha1.ConditionDegraded, true, reason, op.Step, qc.Generation)
+	}
 	progressing(qc, v, op)
+}
+
+// stopped is the reason of an operation that cannot go on by itself,
+// "<Type>Halted" (a step outlasted the step timeout) or "<Type>Refused"
+// (the next step would cost the quorum, or was refused); "" otherwise.
+func stopped(op *v1alpha1.OperationStatus) string {
+	switch {
+	case op == nil:
+		return ""
+	case op.Phase == v1alpha1.PhaseRefused:
+		return string(op.Type) + "Refused"
+	case op.Halted:
+		return string(op.Type) + "Halted"
+	}
+	return ""
 }
 
 // unreachableMembers keeps the members known but says nothing is known of
@@ -155,7 +173,8 @@ func readiness(qc *v1alpha1.QueueCluster) {
 	}
 }
 
-// progressing sets Progressing: the operation in progress, else the work
+// progressing sets Progressing: False for an operation that stopped (its
+// reason, as Degraded's), True for the operation in progress, else the work
 // pending (pods on an older template, another replica count), else members
 // still coming up.
 func progressing(qc *v1alpha1.QueueCluster, v *View, op *v1alpha1.OperationStatus) {
@@ -165,12 +184,14 @@ func progressing(qc *v1alpha1.QueueCluster, v *View, op *v1alpha1.OperationStatu
 	}
 	outdated := outdatedPods(v)
 	switch {
+	case stopped(op) != "":
+		set(false, stopped(op), op.Step)
 	case op != nil:
 		set(true, string(op.Type), op.Step)
 	case len(outdated) > 0:
-		set(true, ReasonRolloutPending, fmt.Sprintf("pods %s run an older pod template; they take the new one when recreated (this version of the operator does not roll pods)", strings.Join(outdated, ", ")))
+		set(true, ReasonRolloutPending, fmt.Sprintf("pods %s run an older pod template; the rollout replaces them one at a time", strings.Join(outdated, ", ")))
 	case v.StatefulSet != nil && v.StatefulSet.Spec.Replicas != nil && *v.StatefulSet.Spec.Replicas != qc.Spec.Replicas:
-		set(true, ReasonScalePending, fmt.Sprintf("spec.replicas is %d, the StatefulSet has %d (this version of the operator does not scale a running cluster)", qc.Spec.Replicas, *v.StatefulSet.Spec.Replicas))
+		set(true, ReasonScalePending, fmt.Sprintf("spec.replicas is %d, the StatefulSet has %d; the scale moves it one member at a time", qc.Spec.Replicas, *v.StatefulSet.Spec.Replicas))
 	case v.Err == nil && !ready(qc):
 		set(true, ReasonWaitingForMembers, "waiting for the members to be ready")
 	default:

@@ -18,8 +18,7 @@ import (
 
 // A QueueCluster gets its children, owned by it, and a status read from
 // the live three-node cluster; a new operator (a restart or an upgrade)
-// writes no child; a user's own fields on a child survive; a changed
-// image changes the StatefulSet's template and no pod.
+// writes no child; a user's own fields on a child survive.
 func TestQueueCluster(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -38,7 +37,7 @@ func TestQueueCluster(t *testing.T) {
 	if got, w := sts.Annotations[build.TemplateHashAnnotation], want.Annotations[build.TemplateHashAnnotation]; got != w {
 		t.Fatalf("StatefulSet template hash %q, want the builder's %q", got, w)
 	}
-	e.createPods(sts)
+	e.runStatefulSets(cl, "orders")
 	e.waitClusterReady(qc, cl)
 	eventually(t, "cluster status", func() error {
 		if err := e.get(qc); err != nil {
@@ -65,7 +64,6 @@ func TestQueueCluster(t *testing.T) {
 	}
 
 	e.changeServiceAnnotations(qc, children)
-	e.changeImage(qc, sts)
 	e.deleteChild(children[3])
 	e.loseQuorum(qc, cl)
 }
@@ -147,22 +145,6 @@ func (e *env) waitChildren(qc *v1alpha1.QueueCluster) []client.Object {
 	return objs
 }
 
-// createPods stands in for the StatefulSet controller (no controller
-// manager runs under envtest): a Pod per replica from the template.
-func (e *env) createPods(sts *appsv1.StatefulSet) {
-	for i := range *sts.Spec.Replicas {
-		name := fmt.Sprintf("%s-%d", sts.Name, i)
-		spec := *sts.Spec.Template.Spec.DeepCopy()
-		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-" + name}}})
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
-			Labels: sts.Spec.Template.Labels, Annotations: sts.Spec.Template.Annotations}, Spec: spec}
-		if err := e.c.Create(ctx(e.t), pod); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-}
-
 // waitClusterReady waits for a Ready status naming cl's leader.
 func (e *env) waitClusterReady(qc *v1alpha1.QueueCluster, cl *clustertest.Cluster) {
 	leader, err := cl.Leader(ctx(e.t))
@@ -242,35 +224,6 @@ func (e *env) changeServiceAnnotations(qc *v1alpha1.QueueCluster, children []cli
 	for i := range children {
 		if changed := after[i] != before[i]; changed != (i == 2) {
 			e.t.Errorf("%s: resourceVersion %s → %s; only the client Service should change", children[i].GetName(), before[i], after[i])
-		}
-	}
-}
-
-// changeImage: the StatefulSet takes the new template (hash), no pod is
-// touched, and Progressing says a rollout is pending.
-func (e *env) changeImage(qc *v1alpha1.QueueCluster, sts *appsv1.StatefulSet) {
-	var pods corev1.PodList
-	if err := e.c.List(ctx(e.t), &pods, client.InNamespace(ns)); err != nil {
-		e.t.Fatal(err)
-	}
-	e.updateSpec(qc, func(qc *v1alpha1.QueueCluster) { qc.Spec.Image = image + "-next" })
-	want := build.StatefulSet(qc, build.StatefulSetParams{BootstrapExpect: 3}).Annotations[build.TemplateHashAnnotation]
-	eventually(e.t, "new template and RolloutPending", func() error {
-		if err := e.get(sts); err != nil {
-			return err
-		}
-		if got := sts.Annotations[build.TemplateHashAnnotation]; got != want {
-			return fmt.Errorf("StatefulSet hash %s, want %s", got, want)
-		}
-		if err := e.get(qc); err != nil {
-			return err
-		}
-		return condition(qc.Status.Conditions, v1alpha1.ConditionProgressing, "True", "RolloutPending")
-	})
-	for _, p := range pods.Items {
-		now := p.DeepCopy()
-		if err := e.get(now); err != nil || now.ResourceVersion != p.ResourceVersion {
-			e.t.Errorf("pod %s touched (%v): resourceVersion %s → %s", p.Name, err, p.ResourceVersion, now.ResourceVersion)
 		}
 	}
 }

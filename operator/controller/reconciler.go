@@ -28,10 +28,14 @@ const (
 	ReasonDeletePending = "DeletePending"
 )
 
-// reconciler is what the three reconcilers share: the manager's client,
-// the options and an event recorder.
+// reconciler is what the three reconcilers share: the manager's client
+// and API reader, the options and an event recorder.
 type reconciler struct {
 	client.Client
+	// reader reads from the API server itself, not the cache: what an
+	// operation step starts from must include the operator's own last
+	// status write.
+	reader client.Reader
 	opts   Options
 	events recorder.EventRecorder
 }
@@ -98,7 +102,19 @@ func syncTime(changed bool, last *metav1.Time, now time.Time) *metav1.Time {
 
 // patchStatus writes obj's status as a merge patch against orig.
 func (r *reconciler) patchStatus(ctx context.Context, obj, orig client.Object) error {
-	err := r.Status().Patch(ctx, obj, client.MergeFrom(orig))
+	return r.patchStatusWith(ctx, obj, client.MergeFrom(orig))
+}
+
+// patchStatusLocked writes obj's status as a merge patch against orig,
+// only if obj has not changed since orig was read (resourceVersion): a
+// QueueCluster's status.operation is the state its next step starts from,
+// so it is never merged into a status written meanwhile.
+func (r *reconciler) patchStatusLocked(ctx context.Context, obj, orig client.Object) error {
+	return r.patchStatusWith(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+}
+
+func (r *reconciler) patchStatusWith(ctx context.Context, obj client.Object, patch client.Patch) error {
+	err := r.Status().Patch(ctx, obj, patch)
 	if client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("write status of %s: %w", obj.GetName(), err)
 	}

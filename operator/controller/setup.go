@@ -5,6 +5,7 @@
 package controller
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -13,13 +14,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/carriermq/carrier/operator/api/v1alpha1"
 	"github.com/carriermq/carrier/operator/dataplane"
@@ -55,8 +59,12 @@ type Options struct {
 	// MaxBackoff bounds the wait between attempts while a data plane is
 	// unreachable (DefaultMaxBackoff when zero).
 	MaxBackoff time.Duration
+	// StepTimeout bounds each step of a rollout, scale or storage expansion
+	// (DefaultStepTimeout when zero); a step that takes longer halts its
+	// operation with Degraded.
+	StepTimeout time.Duration
 	// Operations runs rollouts, scales and storage expansions; nil means
-	// Hold, which starts none (see operations.go).
+	// the Conductor (see operations.go).
 	Operations Operations
 }
 
@@ -70,8 +78,8 @@ func (o Options) withDefaults() Options {
 	if o.MaxBackoff < o.Refresh {
 		o.MaxBackoff = max(DefaultMaxBackoff, o.Refresh)
 	}
-	if o.Operations == nil {
-		o.Operations = Hold{}
+	if o.StepTimeout <= 0 {
+		o.StepTimeout = DefaultStepTimeout
 	}
 	return o
 }
@@ -79,6 +87,19 @@ func (o Options) withDefaults() Options {
 // managedBy selects what the operator made: the builders label every child
 // and the pod template with app.kubernetes.io/managed-by=carrier-operator.
 var managedBy = labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "carrier-operator"})
+
+// carrierClaims selects the claims of Carrier's StatefulSets.
+var carrierClaims = labels.SelectorFromSet(labels.Set{"app.kubernetes.io/name": "carrier"})
+
+// podCluster maps a cluster's pod to its QueueCluster (the instance label
+// the builders put on the pod template).
+func podCluster(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()["app.kubernetes.io/instance"]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
 
 // CacheOptions are the manager's cache settings the controllers expect:
 // objects of the given namespaces only (all when none), and of the kinds a
@@ -91,6 +112,10 @@ func CacheOptions(namespaces ...string) cache.Options {
 		&corev1.ConfigMap{}, &corev1.ServiceAccount{}, &policyv1.PodDisruptionBudget{}} {
 		o.ByObject[obj] = cache.ByObject{Label: managedBy}
 	}
+	// The StatefulSet controller labels a claim with its template's labels,
+	// the selector labels (the claim template cannot change, so it carries
+	// no managed-by).
+	o.ByObject[&corev1.PersistentVolumeClaim{}] = cache.ByObject{Label: carrierClaims}
 	if len(namespaces) > 0 {
 		o.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range namespaces {
@@ -103,11 +128,17 @@ func CacheOptions(namespaces ...string) cache.Options {
 // Setup registers the three controllers with mgr.
 func Setup(mgr ctrl.Manager, o Options) error {
 	o = o.withDefaults()
-	base := reconciler{Client: mgr.GetClient(), opts: o, events: mgr.GetEventRecorder(fieldOwner)}
+	events := mgr.GetEventRecorder(fieldOwner)
+	if o.Operations == nil {
+		o.Operations = NewConductor(mgr.GetClient(), events, o.StepTimeout)
+	}
+	base := reconciler{Client: mgr.GetClient(), reader: mgr.GetAPIReader(), opts: o, events: events}
 	qc := ctrl.NewControllerManagedBy(mgr).Named("queuecluster").
 		For(&v1alpha1.QueueCluster{}, specChanged()).
 		Owns(&appsv1.StatefulSet{}).Owns(&corev1.Service{}).Owns(&corev1.ConfigMap{}).
-		Owns(&corev1.ServiceAccount{}).Owns(&policyv1.PodDisruptionBudget{})
+		Owns(&corev1.ServiceAccount{}).Owns(&policyv1.PodDisruptionBudget{}).
+		// A pod created, deleted or turning ready moves an operation on.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podCluster))
 	if err := qc.Complete(&QueueClusterReconciler{reconciler: base}); err != nil {
 		return fmt.Errorf("queuecluster controller: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // QueueCluster is a Carrier cluster: a StatefulSet of `carrier serve` nodes
@@ -375,17 +376,47 @@ const (
 	OperationStorageExpansion OperationType = "StorageExpansion" // volumes being grown
 )
 
+// OperationPhase is where the current step of an operation is.
+// +kubebuilder:validation:Enum=Waiting;TransferringLeadership;Replacing;Adding;Removing;Expanding;Refused
+type OperationPhase string
+
+// The phases of a step.
+const (
+	PhaseWaiting      OperationPhase = "Waiting"
+	PhaseTransferring OperationPhase = "TransferringLeadership"
+	PhaseReplacing    OperationPhase = "Replacing"
+	PhaseAdding       OperationPhase = "Adding"
+	PhaseRemoving     OperationPhase = "Removing"
+	PhaseExpanding    OperationPhase = "Expanding"
+	PhaseRefused      OperationPhase = "Refused"
+)
+
 // OperationStatus is the step an operation is at, so that an operator that
 // restarts midway carries on where it was.
 type OperationStatus struct {
 	// Type of the operation.
 	Type OperationType `json:"type"`
+	// Phase of the current step: Waiting (for a healthy cluster or a safe
+	// stop), TransferringLeadership, Replacing (a pod was deleted; waiting for
+	// its successor to be ready), Adding, Removing, Expanding or Refused (the
+	// next step would cost the quorum, or the cluster refused it).
+	// +optional
+	Phase OperationPhase `json:"phase,omitempty"`
+	// Halted is set when the step did not finish within the step timeout:
+	// the operation is Degraded and starts nothing more; it goes on by
+	// itself if what the step waits for happens, or when the spec changes.
+	// +optional
+	Halted bool `json:"halted,omitempty"`
 	// Step in words, for people (for example "restart carrier-1 (follower), 2 of 3").
 	// +optional
 	Step string `json:"step,omitempty"`
 	// Pod the current step acts on.
 	// +optional
 	Pod string `json:"pod,omitempty"`
+	// PodUID is the UID of the pod a rollout step deleted: a pod of that
+	// name with another UID is its successor.
+	// +optional
+	PodUID types.UID `json:"podUID,omitempty"`
 	// Target of the operation: a pod template hash, a replica count or a size.
 	// +optional
 	Target string `json:"target,omitempty"`

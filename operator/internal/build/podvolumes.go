@@ -6,8 +6,9 @@ import (
 	"github.com/carriermq/carrier/operator/api/v1alpha1"
 )
 
-// dataVolume names the volume claim template of each node's data.
-const dataVolume = "data"
+// DataVolumeName names the volume claim template of each node's data; the
+// StatefulSet controller names pod n's claim "<DataVolumeName>-<pod>".
+const DataVolumeName = "data"
 
 // volumes are /tmp and the auth and TLS Secrets when referenced (mounted
 // now, read by the server once it supports them). A referenced Secret that
@@ -32,7 +33,7 @@ func secretVolume(name, secret string) corev1.Volume {
 
 func volumeMounts(qc *v1alpha1.QueueCluster) []corev1.VolumeMount {
 	m := []corev1.VolumeMount{
-		{Name: dataVolume, MountPath: dataMount},
+		{Name: DataVolumeName, MountPath: dataMount},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
 	if qc.Spec.Auth != nil {

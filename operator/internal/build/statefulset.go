@@ -57,7 +57,7 @@ func StatefulSet(qc *v1alpha1.QueueCluster, p StatefulSetParams) *appsv1.Statefu
 // to the claims themselves by the controllers.
 func volumeClaim(qc *v1alpha1.QueueCluster) corev1.PersistentVolumeClaim {
 	return corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: dataVolume, Labels: SelectorLabels(qc)},
+		ObjectMeta: metav1.ObjectMeta{Name: DataVolumeName, Labels: SelectorLabels(qc)},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 			StorageClassName: qc.Spec.Storage.StorageClassName,
