@@ -56,6 +56,24 @@ func TestDataPlaneDown(t *testing.T) {
 	if after.Created != before.Created || after.Messages != 3 {
 		t.Errorf("queue after the outage: created %s with %d messages, want created %s with 3 (the same queue)", after.Created, after.Messages, before.Created)
 	}
+
+	// A one-member cluster takes a new image too: its only pod is replaced
+	// (no one to hand over to), and the queue is the same after.
+	sets := e.runStatefulSets(cl, "events")
+	e.updateSpec(qc, func(qc *v1alpha1.QueueCluster) { qc.Spec.Image = image + "-2" })
+	within(t, operationDeadline, "one-member rollout", func() error {
+		if err := e.get(qc); err != nil {
+			return err
+		}
+		if qc.Status.Operation != nil || qc.Status.CurrentImage != image+"-2" || qc.Status.ReadyReplicas != 1 {
+			return fmt.Errorf("operation %+v, image %q, %d ready", qc.Status.Operation, qc.Status.CurrentImage, qc.Status.ReadyReplicas)
+		}
+		return nil
+	})
+	if del := deletions(sets.happenings()); len(del) != 1 || del[0].pod != "events-0" {
+		t.Errorf("pods deleted %v; want events-0 once", del)
+	}
+	checkDepth(t, cl, "orders", 3)
 }
 
 // waitUnreachable waits until both say the data plane is unreachable.

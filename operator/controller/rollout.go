@@ -41,6 +41,9 @@ func (s *step) rollout(ctx context.Context) (*v1alpha1.OperationStatus, error) {
 	}
 	cand := s.nextToReplace(outdated)
 	progress := fmt.Sprintf("%d of %d pods on the new template", s.replicas()-int32(len(outdated)), s.replicas())
+	if s.replicas() == 1 {
+		return s.replaceOnly(ctx, cand, hash)
+	}
 	if cand.Name == s.leader() {
 		return s.transferAway(ctx, cand.Name, v1alpha1.OperationRollout, hash)
 	}
@@ -63,6 +66,24 @@ func (s *step) rollout(ctx context.Context) (*v1alpha1.OperationStatus, error) {
 	op := s.fresh(s.at(v1alpha1.OperationRollout, v1alpha1.PhaseReplacing, cand.Name, hash,
 		fmt.Sprintf("replaced %s (%s); %s", cand.Name, s.roleOf(cand.Name), progress)))
 	op.PodUID = cand.UID
+	return op, nil
+}
+
+// replaceOnly replaces the pod of a one-member cluster: there is no other
+// member to hand over to, so the cluster is unavailable until the new pod
+// is ready (the event says so). It waits for the data plane to answer, so
+// a member that cannot be reached is not stopped blind.
+func (s *step) replaceOnly(ctx context.Context, p *corev1.Pod, hash string) (*v1alpha1.OperationStatus, error) {
+	if s.v.Err != nil {
+		return s.bounded(s.at(v1alpha1.OperationRollout, v1alpha1.PhaseWaiting, p.Name, hash,
+			"waiting to replace "+p.Name+": the data plane does not answer: "+s.v.Err.Error())), nil
+	}
+	if err := s.deletePod(ctx, p); err != nil {
+		return nil, err
+	}
+	s.event(false, "ReplacingPod", "Replace", "replacing pod %s, the only member: the cluster is unavailable until the new pod is ready", p.Name)
+	op := s.fresh(s.at(v1alpha1.OperationRollout, v1alpha1.PhaseReplacing, p.Name, hash, "replaced "+p.Name+", the only member"))
+	op.PodUID = p.UID
 	return op, nil
 }
 
