@@ -8,7 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 echo "== go vet ./..."
 go vet ./...
 
-# iptables/iproute2 for the fault-injection tests (test/nemesis); never fails.
+# iptables/iproute2 for the fault-injection tests (test/nemesis) and buildah
+# for the image test (test/image); never fails.
 ./scripts/install-test-deps.sh
 
 # kube-apiserver and etcd for the envtest tests (test/kube, the operator's):
