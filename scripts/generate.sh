@@ -2,6 +2,7 @@
 # Regenerates the operator's generated files with controller-gen:
 #   operator/api/v1alpha1/zz_generated.deepcopy.go  (DeepCopy methods)
 #   operator/config/crd/*.yaml                     (the CustomResourceDefinitions)
+#   charts/carrier/crds/*.yaml                     (a copy, for the Helm chart)
 # controller-gen is pinned in operator/tools/go.mod, a module of its own, so that
 # controller-tools and its dependencies never enter the product's go.mod; it is
 # built from the module cache (or the module proxy) on every run, which Go's build
@@ -29,3 +30,9 @@ trap 'rm -rf "$bin"' EXIT
 # Only the CRDs are wanted: stale ones of renamed kinds must not survive.
 rm -f "$crd_out"/carrier.dev_*.yaml
 "$bin/controller-gen" crd paths=./operator/api/... output:crd:dir="$crd_out"
+
+# The Helm chart installs the same CRDs (test/chart checks they match).
+if [ $# -eq 0 ]; then
+	rm -f charts/carrier/crds/carrier.dev_*.yaml
+	cp "$crd_out"/carrier.dev_*.yaml charts/carrier/crds/
+fi

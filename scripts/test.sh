@@ -7,6 +7,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 echo "== go vet ./..."
 go vet ./...
+# test/chart is a module of its own (the Helm SDK's dependencies stay out of
+# the product's go.mod); it tests charts/carrier.
+(cd test/chart && go vet ./...)
 
 # iptables/iproute2 for the fault-injection tests (test/nemesis) and buildah
 # for the image test (test/image); never fails.
@@ -48,6 +51,7 @@ fi
 echo "== go test ./..."
 status=0
 go test -count=1 -timeout 20m -v ./... >"$log" 2>&1 || status=$?
+(cd test/chart && go test -count=1 -timeout 10m -v ./...) >>"$log" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
   echo "== failures (output of the failing tests follows the package list)"
   grep -v -E '^(=== (RUN|PAUSE|CONT|NAME) | *--- PASS: )' "$log" || true

@@ -10,6 +10,7 @@ import (
 // 7420): only ready nodes receive connections. Any node serves any client.
 func ClientService(qc *v1alpha1.QueueCluster) *corev1.Service {
 	meta := objectMeta(qc, ClientServiceName(qc))
+	meta.Labels[ServiceLabel] = "client"
 	if len(qc.Spec.Service.Annotations) > 0 {
 		meta.Annotations = merge(nil, qc.Spec.Service.Annotations)
 	}

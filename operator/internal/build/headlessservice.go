@@ -11,10 +11,16 @@ import (
 // <pod>.<name>-headless.<namespace>.svc, that Raft advertises and gossip joins
 // by. It publishes pods that are not ready: a node is not ready until the
 // cluster has formed, and it cannot form unless the nodes find each other.
+//
+// Its label carrier.dev/service=headless tells it from the client Service
+// (both carry the cluster's labels), for a ServiceMonitor that scrapes
+// every node through it.
 func HeadlessService(qc *v1alpha1.QueueCluster) *corev1.Service {
+	meta := objectMeta(qc, HeadlessServiceName(qc))
+	meta.Labels[ServiceLabel] = "headless"
 	return &corev1.Service{
 		TypeMeta:   typeMeta("v1", "Service"),
-		ObjectMeta: objectMeta(qc, HeadlessServiceName(qc)),
+		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
 			ClusterIP:                corev1.ClusterIPNone,
 			PublishNotReadyAddresses: true,

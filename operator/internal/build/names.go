@@ -14,7 +14,7 @@ const (
 	GossipPort = 7422 // memberlist, TCP and UDP
 )
 
-// Annotations the builders set.
+// Annotations and labels the builders set.
 const (
 	// TemplateHashAnnotation holds PodTemplateHash of the rendered pod template,
 	// on the StatefulSet and on the template itself (so each pod carries it).
@@ -22,6 +22,9 @@ const (
 	// ConfigHashAnnotation holds the hash of the ConfigMap's data, on the pod
 	// template: a config change changes the template, so pods are rolled.
 	ConfigHashAnnotation = "carrier.dev/config-hash"
+	// ServiceLabel tells a cluster's two Services apart: "headless" (every
+	// node, ready or not) or "client".
+	ServiceLabel = "carrier.dev/service"
 )
 
 // Defaults, the same as the CRD's, for objects built in Go.
