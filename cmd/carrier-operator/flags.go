@@ -15,7 +15,7 @@ import (
 
 // flags are the operator's command line.
 type flags struct {
-	help                bool
+	help, version       bool
 	kubeconfig          string
 	namespaces          []string
 	leaderElect         bool
@@ -47,11 +47,16 @@ func parseFlags(args []string, out io.Writer) (*flags, error) {
 	fs.DurationVar(&f.stepTimeout, "step-timeout", controller.DefaultStepTimeout, "longest a step of a rollout, scale or storage expansion may take (a pod back and ready, a member promoted, a volume grown) before the operation halts with Degraded")
 	eps := fs.StringArray("data-plane-endpoint", nil, "namespace/name=URL[,URL…]: reach that QueueCluster's admin API there instead of its client Service (for tests and development; repeatable)")
 	fs.BoolVarP(&f.help, "help", "h", false, "show this help")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if f.help {
 		fs.PrintDefaults()
+		return f, nil
+	}
+	if f.version {
+		fmt.Fprintln(out, versionLine())
 		return f, nil
 	}
 	if fs.NArg() > 0 {

@@ -26,7 +26,7 @@ func main() {
 // or the manager fails.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f, err := parseFlags(args, stdout)
-	if err != nil || f.help {
+	if err != nil || f.help || f.version {
 		return err
 	}
 	log, err := newLogger(f.logLevel, f.logFormat, stderr)
@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting", "namespaces", f.namespaces, "leaderElection", f.leaderElect,
+	log.Info("starting", "version", version, "revision", revision, "namespaces", f.namespaces, "leaderElection", f.leaderElect,
 		"metrics", f.metricsAddr, "probes", f.probeAddr, "refresh", f.refresh.String())
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("manager: %w", err)

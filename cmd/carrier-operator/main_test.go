@@ -36,6 +36,7 @@ func TestFlags(t *testing.T) {
 		{"--data-plane-endpoint", "orders=http://x"},
 		{"--data-plane-endpoint", "a/orders=x:7420"},
 		{"--refresh-interval", "0s"},
+		{"--step-timeout", "1ms"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
@@ -48,6 +49,10 @@ func TestFlags(t *testing.T) {
 	var help bytes.Buffer
 	if err := run(context.Background(), []string{"--help"}, &help, io.Discard); err != nil || !strings.Contains(help.String(), "--data-plane-endpoint") {
 		t.Errorf("--help: %v\n%s", err, help.String())
+	}
+	var v bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, &v, io.Discard); err != nil || !strings.HasPrefix(v.String(), "carrier-operator "+version+" (revision ") {
+		t.Errorf("--version: %v: %q", err, v.String())
 	}
 }
 

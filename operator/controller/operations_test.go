@@ -350,7 +350,7 @@ func TestStorageExpansion(t *testing.T) {
 	sets := e.runStatefulSets(nil, "vol")
 	grown := map[string]bool{}
 	sets.set(func(s *statefulSets) { s.resize = func(claim string) bool { return grown[claim] } })
-	e.waitClaims(3, gib(1), gib(1))
+	e.waitClaims("vol", 3, gib(1), gib(1))
 
 	e.updateSpec(qc, func(qc *v1alpha1.QueueCluster) { qc.Spec.Storage.Size = ptr.To(gib(2)) })
 	eventually(t, "first claim growing", func() error {
@@ -363,12 +363,12 @@ func TestStorageExpansion(t *testing.T) {
 		}
 		return nil
 	})
-	e.steadyFor(4*refresh, func() error { return e.checkClaims([]string{"2Gi/1Gi", "1Gi/1Gi", "1Gi/1Gi"}) })
+	e.steadyFor(4*refresh, func() error { return e.checkClaims("vol", []string{"2Gi/1Gi", "1Gi/1Gi", "1Gi/1Gi"}) })
 
 	stop()
 	sets.set(func(*statefulSets) { grown["data-vol-0"], grown["data-vol-1"], grown["data-vol-2"] = true, true, true })
 	e.startOperator(nil)
-	e.waitClaims(3, gib(2), gib(2))
+	e.waitClaims("vol", 3, gib(2), gib(2))
 	eventually(t, "expansion finished", func() error {
 		if err := e.get(qc); err != nil {
 			return err
@@ -393,6 +393,7 @@ func TestStorageExpansion(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.runStatefulSets(nil, "fixedvol")
+	e.waitClaims("fixedvol", 3, gib(1), gib(1)) // the claims first: else they would be made at the new size
 	e.updateSpec(fixed, func(qc *v1alpha1.QueueCluster) { qc.Spec.Storage.Size = ptr.To(gib(2)) })
 	eventually(t, "StorageExpansionRefused", func() error {
 		if err := e.get(fixed); err != nil {
@@ -409,21 +410,21 @@ func TestStorageExpansion(t *testing.T) {
 	e.waitEvent(fixed, "StorageExpansionRefused")
 }
 
-// waitClaims waits for n claims of cluster vol, each with request req and
+// waitClaims waits for n claims of cluster, each with request req and
 // capacity got.
-func (e *env) waitClaims(n int, req, got resource.Quantity) {
+func (e *env) waitClaims(cluster string, n int, req, got resource.Quantity) {
 	want := make([]string, n)
 	for i := range want {
 		want[i] = fmt.Sprintf("%s/%s", &req, &got)
 	}
-	within(e.t, operationDeadline, "claims "+strings.Join(want, " "), func() error { return e.checkClaims(want) })
+	within(e.t, operationDeadline, "claims "+strings.Join(want, " "), func() error { return e.checkClaims(cluster, want) })
 }
 
-// checkClaims compares the claims data-vol-<i> as "request/capacity".
-func (e *env) checkClaims(want []string) error {
+// checkClaims compares the claims data-<cluster>-<i> as "request/capacity".
+func (e *env) checkClaims(cluster string, want []string) error {
 	var got []string
 	for i := range want {
-		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("data-vol-%d", i)}}
+		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("data-%s-%d", cluster, i)}}
 		if err := e.get(pvc); err != nil {
 			return err
 		}
