@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Makes a folder usable as KUBEBUILDER_ASSETS for controller-runtime's envtest:
-# kube-apiserver, built from the k8s.io/kubernetes Go module by the helper module
-# test/kube/apiserver, and etcd, from Debian's etcd-server package. The folder is a
-# cache keyed by the Kubernetes version:
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/carrier/kube/<version>/{kube-apiserver,etcd}
-# A cold cache builds kube-apiserver (minutes; it says so, and how long it took);
+# kube-apiserver, kube-controller-manager and kube-scheduler, built from the
+# k8s.io/kubernetes Go module by the helper module test/kube/apiserver, and etcd,
+# from Debian's etcd-server package. The folder is a cache keyed by the
+# Kubernetes version:
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/carrier/kube/<version>/{kube-apiserver,kube-controller-manager,kube-scheduler,etcd}
+# A cold cache builds them (minutes; it says so, and how long each took);
 # a warm one only checks that both binaries are there, and prints nothing else.
 # etcd-server is installed with apt-get when etcd is missing (root only).
 # It prints the folder last, alone on its line, so that
@@ -40,34 +41,46 @@ if command -v flock >/dev/null 2>&1; then
 	flock 9
 fi
 
-apiserver="$cache/kube-apiserver"
-if [ ! -x "$apiserver" ]; then
-	command -v go >/dev/null 2>&1 || fail "go is not on PATH: cannot build kube-apiserver $version"
-	say "building kube-apiserver $version into $cache (cold cache: several minutes on 2 cores)"
+# build NAME PACKAGE: builds one control plane binary of the helper module
+# into the cache unless it is there.
+build() {
+	local name=$1 pkg=$2 out="$cache/$1"
+	[ -x "$out" ] && return 0
+	command -v go >/dev/null 2>&1 || fail "go is not on PATH: cannot build $name $version"
+	say "building $name $version into $cache (cold cache: several minutes on 2 cores)"
+	local start tmp
 	start=$(date +%s)
-	# Fill in the version kube-apiserver reports (/version, --version), as
-	# Kubernetes' own build does (hack/lib/version.sh).
-	minor=${version#v*.}
-	minor=${minor%%.*}
-	major=${version#v}
-	major=${major%%.*}
-	ldflags="-s -w"
-	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-		ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
-		ldflags+=" -X $pkg.gitTreeState=clean"
-	done
-	tmp="$apiserver.tmp.$$"
+	tmp="$out.tmp.$$"
 	trap 'rm -f "$tmp"' EXIT
 	# The helper module's go.sum pins every dependency; -mod=readonly refuses
 	# to change it.
-	if ! (cd "$helper" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$tmp" .) >&2; then
-		fail "go build of kube-apiserver $version failed (see go's output)"
+	if ! (cd "$helper" && CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$tmp" "$pkg") >&2; then
+		fail "go build of $name $version failed (see go's output)"
 	fi
-	"$tmp" --version >/dev/null 2>&1 || fail "the built kube-apiserver does not run ($tmp --version failed)"
-	mv -f "$tmp" "$apiserver"
+	"$tmp" --version >/dev/null 2>&1 || fail "the built $name does not run ($tmp --version failed)"
+	mv -f "$tmp" "$out"
 	trap - EXIT
-	say "built kube-apiserver $version in $(($(date +%s) - start)) s"
-fi
+	say "built $name $version in $(($(date +%s) - start)) s"
+}
+
+# Fill in the version the binaries report (/version, --version), as
+# Kubernetes' own build does (hack/lib/version.sh).
+minor=${version#v*.}
+minor=${minor%%.*}
+major=${version#v}
+major=${major%%.*}
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+	ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+	ldflags+=" -X $pkg.gitTreeState=clean"
+done
+# kube-apiserver for every envtest test; the controller manager and the
+# scheduler for the tests that run Kubernetes' own controllers
+# (kubetest.StartControllers). The three share most of their packages, so
+# after the first the others build faster.
+build kube-apiserver .
+build kube-controller-manager ./controllermanager
+build kube-scheduler ./scheduler
 
 # etcd: Debian's etcd-server package puts it on PATH (/usr/bin/etcd).
 etcd=$(command -v etcd 2>/dev/null || true)

@@ -1,0 +1,120 @@
+package kubetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// The controllers are Kubernetes' own: a StatefulSet gets its pods and
+// claims from the real StatefulSet controller, the scheduler looks at the
+// pods (no node exists: it says so in their PodScheduled condition), and
+// deleting the StatefulSet deletes its pods through the garbage collector.
+func TestControllers(t *testing.T) {
+	cp := Start(t)
+	cp.StartControllers(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := cp.Client
+	ns := "controllers"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	sts := webStatefulSet(ns)
+	if err := c.Create(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "pods and claims of the StatefulSet", func() error {
+		for _, name := range []string{"web-0", "web-1"} {
+			var pod corev1.Pod
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &pod); err != nil {
+				return err
+			}
+			if ref := metav1.GetControllerOf(&pod); ref == nil || ref.Name != "web" {
+				return fmt.Errorf("pod %s is controlled by %v, want the StatefulSet", name, ref)
+			}
+			if !unschedulable(&pod) {
+				return fmt.Errorf("pod %s: conditions %v, want PodScheduled False (no node)", name, pod.Status.Conditions)
+			}
+			var pvc corev1.PersistentVolumeClaim
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "data-" + name}, &pvc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := c.Delete(ctx, sts, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "pods deleted with their StatefulSet", func() error {
+		var pods corev1.PodList
+		if err := c.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		if len(pods.Items) > 0 {
+			return fmt.Errorf("%d pods left", len(pods.Items))
+		}
+		return nil
+	})
+}
+
+func webStatefulSet(ns string) *appsv1.StatefulSet {
+	labels := map[string]string{"app": "web"}
+	return &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:            ptr.To[int32](2),
+			Selector:            &metav1.LabelSelector{MatchLabels: labels},
+			ServiceName:         "web",
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example/web:1",
+					VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}}},
+			},
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
+				ObjectMeta: metav1.ObjectMeta{Name: "data"},
+				Spec: corev1.PersistentVolumeClaimSpec{
+					AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+				},
+			}},
+		},
+	}
+}
+
+func unschedulable(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			return true
+		}
+	}
+	return false
+}
+
+// poll calls fn every 100 ms until it returns nil, failing t with its last
+// error when ctx ends.
+func poll(t *testing.T, ctx context.Context, what string, fn func() error) {
+	t.Helper()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %v (last: %v)", what, ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}
