@@ -86,7 +86,9 @@ func (s *step) leader() string {
 // unhealthy says why the cluster is not healthy, leaving out the member
 // except ("" for none); "" when it is: the data plane answers, a leader,
 // a pod for every replica, and every member of the configuration a ready
-// voter (a nonvoter is a member still catching up).
+// voter (a nonvoter is a member still catching up) that names that leader
+// itself (right after a leadership transfer, a member may still name the
+// old leader, or none while the election settles).
 func (s *step) unhealthy(except string) string {
 	if s.v.Err != nil {
 		return "the data plane does not answer: " + s.v.Err.Error()
@@ -106,6 +108,8 @@ func (s *step) unhealthy(except string) string {
 			return m.ID + " is still catching up (a nonvoter)"
 		case !s.v.Ready[m.ID]:
 			return m.ID + " is not ready"
+		case s.v.Leaders[m.ID] != s.leader():
+			return fmt.Sprintf("%s does not follow %s yet (it names %q)", m.ID, s.leader(), s.v.Leaders[m.ID])
 		}
 	}
 	return ""

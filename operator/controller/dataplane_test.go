@@ -16,7 +16,7 @@ import (
 // everything is Ready again with the same queue.
 func TestDataPlaneDown(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnvWithControllers(t)
 	cl := e.startCluster("events", 1)
 	node := cl.Nodes()[0]
 	e.startOperator(nil)

@@ -57,11 +57,25 @@ const (
 // env is a control plane with the CRDs, a namespace, and the data-plane
 // endpoints the operators under test use (the clusters the test started).
 type env struct {
-	t   *testing.T
-	cp  *kubetest.ControlPlane
-	c   client.Client
-	mu  sync.Mutex
-	eps map[types.NamespacedName][]string
+	t  *testing.T
+	cp *kubetest.ControlPlane
+	// controllers: Kubernetes' own controllers run (newEnvWithControllers),
+	// so the StatefulSet controller makes the pods.
+	controllers bool
+	c           client.Client
+	mu          sync.Mutex
+	eps         map[types.NamespacedName][]string
+}
+
+// newEnvWithControllers is newEnv with Kubernetes' kube-controller-manager
+// and kube-scheduler running: the StatefulSet controller makes and deletes
+// the pods, the garbage collector removes what an object owned.
+func newEnvWithControllers(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	e.cp.StartControllers(t)
+	e.controllers = true
+	return e
 }
 
 func newEnv(t *testing.T) *env {

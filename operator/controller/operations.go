@@ -30,8 +30,9 @@ type View struct {
 	Pods        []corev1.Pod        // the cluster's pods (selector labels)
 	DataPlane   *dataplane.Client   // nil when no endpoint is configured
 	Cluster     protocol.ClusterStatus
-	Ready       map[string]bool // member id → its /readyz answered 200
-	Err         error           // reaching the data plane; Cluster and Ready are empty then
+	Ready       map[string]bool   // member id → its /readyz answered 200
+	Leaders     map[string]string // member id → the leader it names itself ("" none)
+	Err         error             // reaching the data plane; Cluster and Ready are empty then
 }
 
 // Operations are the multi-step changes of a running cluster: the rolling

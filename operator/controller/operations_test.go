@@ -32,7 +32,7 @@ const operationDeadline = 2 * time.Minute
 // restarted midway finishes the rollout.
 func TestRollout(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnvWithControllers(t)
 	cl := e.startCluster("web", 3)
 	stop := e.startOperator(nil)
 	qc := newCluster("web", 3)
@@ -137,6 +137,11 @@ func (e *env) waitRolledOut(qc *v1alpha1.QueueCluster, img string) {
 // another member was not ready; the leader of the start last.
 func checkRollout(t *testing.T, hs []happening, firstLeader string) {
 	t.Helper()
+	defer func() {
+		if t.Failed() {
+			t.Logf("pods created and deleted: %v", hs)
+		}
+	}()
 	del := deletions(hs)
 	var names []string
 	for _, h := range del {
@@ -173,7 +178,7 @@ func deletions(hs []happening) []happening {
 // event): no member is removed, no pod goes.
 func TestScale(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnvWithControllers(t)
 	cl := e.startCluster("events", 3)
 	e.startOperator(nil)
 	qc := newCluster("events", 3)
@@ -190,6 +195,13 @@ func TestScale(t *testing.T) {
 
 	e.updateSpec(qc, func(qc *v1alpha1.QueueCluster) { qc.Spec.Replicas = 3 })
 	e.waitScaled(qc, cl, 3)
+	// The stand-in journals a pod gone once it has stopped its node.
+	eventually(t, "two pods gone", func() error {
+		if n := len(deletions(sets.happenings())); n < 2 {
+			return fmt.Errorf("%d pods gone", n)
+		}
+		return nil
+	})
 	var gone []string
 	for _, h := range deletions(sets.happenings()) {
 		gone = append(gone, h.pod)

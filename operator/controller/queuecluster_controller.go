@@ -206,8 +206,8 @@ func claimsAsLive(want, live []corev1.PersistentVolumeClaim) []corev1.Persistent
 }
 
 // observe lists the pods and reads the data plane: GET /v1/cluster through
-// the cluster's endpoints, then every member's /readyz at its advertised
-// address, at once.
+// the cluster's endpoints, then every member's /readyz and its own view of
+// the leader at its advertised address, all at once.
 func (r *QueueClusterReconciler) observe(ctx context.Context, qc *v1alpha1.QueueCluster, sts *appsv1.StatefulSet) *View {
 	v := &View{StatefulSet: sts}
 	var pods corev1.PodList
@@ -223,13 +223,13 @@ func (r *QueueClusterReconciler) observe(ctx context.Context, qc *v1alpha1.Queue
 	v.DataPlane = dp
 	v.Cluster, v.Err = dataplane.Do(ctx, dp, func(a *carrier.Admin) (protocol.ClusterStatus, error) { return a.Cluster(ctx) })
 	if v.Err == nil {
-		v.Ready = probeMembers(ctx, dp, v.Cluster.Members)
+		v.Ready, v.Leaders = probeMembers(ctx, dp, v.Cluster.Members)
 	}
 	return v
 }
 
-func probeMembers(ctx context.Context, dp *dataplane.Client, members []protocol.ClusterMember) map[string]bool {
-	ready := map[string]bool{}
+func probeMembers(ctx context.Context, dp *dataplane.Client, members []protocol.ClusterMember) (ready map[string]bool, leaders map[string]string) {
+	ready, leaders = map[string]bool{}, map[string]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, m := range members {
@@ -238,11 +238,12 @@ func probeMembers(ctx context.Context, dp *dataplane.Client, members []protocol.
 		}
 		wg.Go(func() {
 			ok := dp.Ready(ctx, m.APIAddress)
+			leader := dp.Leader(ctx, m.APIAddress)
 			mu.Lock()
-			ready[m.ID] = ok
+			ready[m.ID], leaders[m.ID] = ok, leader
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	return ready
+	return ready, leaders
 }

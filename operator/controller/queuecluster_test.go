@@ -21,7 +21,7 @@ import (
 // writes no child; a user's own fields on a child survive.
 func TestQueueCluster(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnvWithControllers(t)
 	cl := e.startCluster("orders", 3)
 	stop := e.startOperator(nil)
 	qc := newCluster("orders", 3)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	carrier "github.com/carriermq/carrier/client"
 	"github.com/carriermq/carrier/operator/api/v1alpha1"
@@ -59,7 +60,10 @@ func (s *step) adding(ctx context.Context) (*v1alpha1.OperationStatus, error) {
 	if n, ok := ordinal(s.stsName(), p.Pod); !ok || n >= s.qc.Spec.Replicas || s.readyVoter(p.Pod) {
 		return nil, nil // joined, or no longer wanted (the scale turned down)
 	}
-	if m, ok := s.member(p.Pod); ok && m.Suffrage == "None" && m.Gossip == "alive" && m.Address != "" {
+	// A new, empty node is added by the leader itself as soon as gossip
+	// shows it; one still outside the configuration after readdAfter kept
+	// the Raft state of an earlier membership.
+	if m, ok := s.member(p.Pod); ok && m.Suffrage == "None" && m.Gossip == "alive" && m.Address != "" && s.stepAge(p) > readdAfter {
 		if _, err := dataplane.Do(ctx, s.v.DataPlane, func(a *carrier.Admin) (protocol.MemberChange, error) {
 			return a.AddMember(ctx, m.ID, m.Address)
 		}); err != nil {
@@ -69,6 +73,19 @@ func (s *step) adding(ctx context.Context) (*v1alpha1.OperationStatus, error) {
 	}
 	return s.bounded(s.at(v1alpha1.OperationScaleUp, v1alpha1.PhaseAdding, p.Pod, p.Target,
 		fmt.Sprintf("waiting for %s to join and be promoted to a ready voter", p.Pod))), nil
+}
+
+// readdAfter is how long a new member may stay out of the configuration
+// before it is added explicitly: the leader adds an empty node within a
+// second or two of seeing it in gossip.
+const readdAfter = 10 * time.Second
+
+// stepAge is how long the step of op has lasted.
+func (s *step) stepAge(op *v1alpha1.OperationStatus) time.Duration {
+	if op.StepStarted == nil {
+		return 0
+	}
+	return s.now.Sub(op.StepStarted.Time)
 }
 
 // remove takes the member name (the highest ordinal) out of the cluster

@@ -40,8 +40,13 @@ type statefulSets struct {
 	// capacity then becomes its request.
 	resize func(claim string) bool
 
+	// kubeletOnly leaves the pods to Kubernetes' StatefulSet controller
+	// (kubetest's StartControllers): only the kubelet's part is done here.
+	kubeletOnly bool
+
 	mu      sync.Mutex
-	uids    map[string]types.UID // the pods it created, by name
+	uids    map[string]types.UID // the pods it runs, by name
+	hashes  map[string]string    // their template hashes
 	journal []happening
 }
 
@@ -70,8 +75,8 @@ func (h happening) String() string {
 
 // runStatefulSets starts the stand-in; it stops with the test.
 func (e *env) runStatefulSets(cl *clustertest.Cluster, name string) *statefulSets {
-	s := &statefulSets{t: e.t, e: e, cl: cl, name: name, uids: map[string]types.UID{},
-		broken: func(string) bool { return false }}
+	s := &statefulSets{t: e.t, e: e, cl: cl, name: name, uids: map[string]types.UID{}, hashes: map[string]string{},
+		broken: func(string) bool { return false }, kubeletOnly: e.controllers}
 	c, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -118,6 +123,9 @@ func (s *statefulSets) round(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.kubeletOnly {
+		return s.runPods(ctx, &sts, pods)
+	}
 	for name, uid := range s.uids {
 		if p, ok := pods[name]; !ok || p.UID != uid {
 			s.deleted(ctx, name, false, "")
@@ -138,6 +146,33 @@ func (s *statefulSets) round(ctx context.Context) error {
 		s.deleted(ctx, p.Name, true, podHash(p))
 	}
 	return s.resizeClaims(ctx)
+}
+
+// runPods is the kubelet's part alone, with Kubernetes' StatefulSet
+// controller making and deleting the pods: a pod gone (or replaced, another
+// UID) stops its node, a new pod starts one.
+func (s *statefulSets) runPods(ctx context.Context, sts *appsv1.StatefulSet, pods map[string]*corev1.Pod) error {
+	for name, uid := range s.uids {
+		if p, ok := pods[name]; !ok || p.UID != uid || p.DeletionTimestamp != nil {
+			n, _ := ordinalOf(name)
+			s.deleted(ctx, name, n >= *sts.Spec.Replicas, s.hashes[name])
+		}
+	}
+	for name, p := range pods {
+		if _, known := s.uids[name]; known || p.DeletionTimestamp != nil {
+			continue
+		}
+		if err := s.run(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func ordinalOf(pod string) (int32, bool) {
+	var n int32
+	_, err := fmt.Sscanf(pod[strings.LastIndex(pod, "-")+1:], "%d", &n)
+	return n, err == nil
 }
 
 // above are the pods of ordinal n and higher, highest first.
@@ -169,6 +204,7 @@ func (s *statefulSets) deleted(ctx context.Context, name string, scaled bool, ha
 	h.deleted, h.scaled, h.hash = true, scaled, hash
 	s.journal = append(s.journal, h)
 	delete(s.uids, name)
+	delete(s.hashes, name)
 	if n := s.node(name); n != nil {
 		c, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
@@ -192,11 +228,18 @@ func (s *statefulSets) create(ctx context.Context, sts *appsv1.StatefulSet, name
 	if err := s.e.c.Create(ctx, pod); err != nil {
 		return fmt.Errorf("create pod %s: %w", name, err)
 	}
+	return s.run(ctx, pod)
+}
+
+// run records a new pod and starts its node unless its image is broken,
+// as the kubelet would.
+func (s *statefulSets) run(ctx context.Context, pod *corev1.Pod) error {
+	name := pod.Name
 	h := s.observe(ctx, name)
 	h.hash = podHash(pod)
 	s.journal = append(s.journal, h)
-	s.uids[name] = pod.UID
-	if s.cl == nil || s.broken(spec.Containers[0].Image) {
+	s.uids[name], s.hashes[name] = pod.UID, podHash(pod)
+	if s.cl == nil || s.broken(pod.Spec.Containers[0].Image) {
 		return nil
 	}
 	n := s.node(name)

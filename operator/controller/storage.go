@@ -15,8 +15,8 @@ import (
 	"github.com/carriermq/carrier/operator/internal/build"
 )
 
-// storage grows the nodes' volume claims to spec.storage.size, one claim
-// at a time, lowest ordinal first: raise the claim's request (the storage
+// storage grows the nodes' bound volume claims to spec.storage.size, one
+// claim at a time, lowest ordinal first: raise the claim's request (the storage
 // class's driver grows the volume, online where it can), then wait until
 // the claim's capacity reaches the size before the next. A claim is never
 // shrunk (the schema refuses a smaller size, and a claim grown beyond it,
@@ -41,6 +41,13 @@ func (s *step) storage(ctx context.Context) (*v1alpha1.OperationStatus, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("get claim %s: %w", name, err)
+		}
+		if pvc.Status.Phase != corev1.ClaimBound {
+			// Not bound yet (no volume, or one waiting for its pod to be
+			// scheduled): it has no capacity to grow, and the API server
+			// lets only a bound claim be resized. Once bound, it is looked
+			// at again.
+			continue
 		}
 		if req := requested(&pvc); req.Cmp(*want) < 0 {
 			return s.grow(ctx, &pvc, *want, target)

@@ -91,6 +91,26 @@ func answered(err error) bool {
 	return errors.As(err, &e)
 }
 
+// Leader asks one member, at its advertised API URL, which node it
+// follows (its own view, GET /v1/cluster); "" when it names none or does
+// not answer.
+func (c *Client) Leader(ctx context.Context, apiURL string) string {
+	if apiURL == "" {
+		return ""
+	}
+	a, err := client.NewAdmin(apiURL, c.hc)
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	st, err := a.Cluster(ctx)
+	if err != nil {
+		return ""
+	}
+	return st.Leader
+}
+
 // Ready probes one member's /readyz at its advertised API URL.
 func (c *Client) Ready(ctx context.Context, apiURL string) bool {
 	if apiURL == "" {
