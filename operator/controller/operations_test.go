@@ -11,7 +11,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -335,33 +334,23 @@ func checkConfiguration(t *testing.T, cl *clustertest.Cluster, want []string) {
 }
 
 // A larger storage size grows the claims one at a time, each once its
-// volume has grown (a stand-in for the storage driver holds them), and an
-// operator restarted midway finishes; the StatefulSet's claim template
-// keeps its size. A storage class that does not allow expansion refuses
-// it, and the condition says so. No data plane is needed: the expansion
-// touches claims only.
+// volume has grown (the test provisioner, kubetest's, plays the storage
+// driver and holds the growth), and an operator restarted midway finishes;
+// the StatefulSet's claim template keeps its size. A storage class that
+// does not allow expansion refuses it, and the condition says so. The
+// claims are the real StatefulSet controller's, bound by the real volume
+// binder. No data plane is needed: the expansion touches claims only.
 func TestStorageExpansion(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	for _, sc := range []struct {
-		name   string
-		expand bool
-	}{{"expandable", true}, {"fixed", false}} {
-		class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: sc.name}, Provisioner: "example.com/volumes",
-			AllowVolumeExpansion: ptr.To(sc.expand)}
-		if err := e.c.Create(ctx(t), class); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := newEnvWithControllers(t)
+	prov := e.cp.StartProvisioner(t, map[string]bool{"expandable": true, "fixed": false})
+	prov.HoldGrowth(func(string) bool { return false })
 	stop := e.startOperator(nil)
 	qc := newCluster("vol", 3)
 	qc.Spec.Storage = v1alpha1.StorageSpec{Size: ptr.To(gib(1)), StorageClassName: ptr.To("expandable")}
 	if err := e.c.Create(ctx(t), qc); err != nil {
 		t.Fatal(err)
 	}
-	sets := e.runStatefulSets(nil, "vol")
-	grown := map[string]bool{}
-	sets.set(func(s *statefulSets) { s.resize = func(claim string) bool { return grown[claim] } })
 	e.waitClaims("vol", 3, gib(1), gib(1))
 
 	e.updateSpec(qc, func(qc *v1alpha1.QueueCluster) { qc.Spec.Storage.Size = ptr.To(gib(2)) })
@@ -378,7 +367,7 @@ func TestStorageExpansion(t *testing.T) {
 	e.steadyFor(4*refresh, func() error { return e.checkClaims("vol", []string{"2Gi/1Gi", "1Gi/1Gi", "1Gi/1Gi"}) })
 
 	stop()
-	sets.set(func(*statefulSets) { grown["data-vol-0"], grown["data-vol-1"], grown["data-vol-2"] = true, true, true })
+	prov.HoldGrowth(nil)
 	e.startOperator(nil)
 	e.waitClaims("vol", 3, gib(2), gib(2))
 	eventually(t, "expansion finished", func() error {
@@ -404,17 +393,13 @@ func TestStorageExpansion(t *testing.T) {
 	if err := e.c.Create(ctx(t), fixed); err != nil {
 		t.Fatal(err)
 	}
-	e.runStatefulSets(nil, "fixedvol")
 	e.waitClaims("fixedvol", 3, gib(1), gib(1)) // the claims first: else they would be made at the new size
 	e.updateSpec(fixed, func(qc *v1alpha1.QueueCluster) { qc.Spec.Storage.Size = ptr.To(gib(2)) })
 	eventually(t, "StorageExpansionRefused", func() error {
 		if err := e.get(fixed); err != nil {
 			return err
 		}
-		if err := condition(fixed.Status.Conditions, v1alpha1.ConditionDegraded, "True", "StorageExpansionRefused"); err != nil {
-			return err
-		}
-		return nil
+		return condition(fixed.Status.Conditions, v1alpha1.ConditionDegraded, "True", "StorageExpansionRefused")
 	})
 	if msg := conditionMessage(fixed.Status.Conditions, v1alpha1.ConditionDegraded); !strings.Contains(msg, "data-fixedvol-0") {
 		t.Errorf("Degraded message %q does not name the claim", msg)

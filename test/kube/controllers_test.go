@@ -3,11 +3,14 @@ package kubetest
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -117,4 +120,67 @@ func poll(t *testing.T, ctx context.Context, what string, fn func() error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// The test provisioner gives a claim a volume of its own directory (bound
+// by Kubernetes' volume binder), grows it when the claim asks, and deletes
+// it with its directory once the claim is gone.
+func TestProvisioner(t *testing.T) {
+	cp := Start(t)
+	cp.StartControllers(t)
+	prov := cp.StartProvisioner(t, map[string]bool{"local": true})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := cp.Client
+	ns := "volumes"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "data"},
+		Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To("local"),
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+	if err := c.Create(ctx, pvc); err != nil {
+		t.Fatal(err)
+	}
+	var pv corev1.PersistentVolume
+	poll(t, ctx, "claim bound", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pvc), pvc); err != nil {
+			return err
+		}
+		if pvc.Status.Phase != corev1.ClaimBound {
+			return fmt.Errorf("claim %s", pvc.Status.Phase)
+		}
+		return c.Get(ctx, client.ObjectKey{Name: pvc.Spec.VolumeName}, &pv)
+	})
+	dir := pv.Spec.HostPath.Path
+	if _, err := os.Stat(dir); err != nil || !strings.HasPrefix(dir, prov.Dir) {
+		t.Fatalf("volume directory %s (%v), want one under %s", dir, err, prov.Dir)
+	}
+	orig := pvc.DeepCopy()
+	pvc.Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("2Gi")
+	if err := c.Patch(ctx, pvc, client.MergeFrom(orig)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "claim grown", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pvc), pvc); err != nil {
+			return err
+		}
+		if got := pvc.Status.Capacity[corev1.ResourceStorage]; got.String() != "2Gi" {
+			return fmt.Errorf("capacity %s", got.String())
+		}
+		return nil
+	})
+	if err := c.Delete(ctx, pvc); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "volume deleted", func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(&pv), &pv); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("volume %s still there (%s): %v", pv.Name, pv.Status.Phase, err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			return fmt.Errorf("directory %s still there: %v", dir, err)
+		}
+		return nil
+	})
 }
