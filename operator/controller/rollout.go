@@ -21,11 +21,13 @@ import (
 //  2. pick the next outdated pod: one whose member is not ready first (it
 //     serves nothing now), then followers, the leader last, highest
 //     ordinal first among equals;
-//  3. the leader is not stopped: its leadership goes to a ready voter
+//  3. every other member a ready voter that names the leader; until
+//     then, wait;
+//  4. the leader is not stopped: its leadership goes to a ready voter
 //     first, and the next reconcile sees it a follower;
-//  4. every other member a ready voter, and the leader's safe-to-stop
-//     check passed for the pod; until then, wait;
-//  5. delete the pod; the StatefulSet controller creates it again from
+//  5. the leader's safe-to-stop check passed for the pod; until then,
+//     wait;
+//  6. delete the pod; the StatefulSet controller creates it again from
 //     the new template.
 //
 // Each wait is bounded by the step timeout, then the rollout halts
@@ -44,12 +46,12 @@ func (s *step) rollout(ctx context.Context) (*v1alpha1.OperationStatus, error) {
 	if s.replicas() == 1 {
 		return s.replaceOnly(ctx, cand, hash)
 	}
-	if cand.Name == s.leader() {
-		return s.transferAway(ctx, cand.Name, v1alpha1.OperationRollout, hash)
-	}
 	if why := s.unhealthy(cand.Name); why != "" {
 		return s.bounded(s.at(v1alpha1.OperationRollout, v1alpha1.PhaseWaiting, cand.Name, hash,
 			fmt.Sprintf("waiting to replace %s: %s; %s", cand.Name, why, progress))), nil
+	}
+	if cand.Name == s.leader() {
+		return s.transferAway(ctx, cand.Name, v1alpha1.OperationRollout, hash)
 	}
 	why, err := s.unsafeToStop(ctx, cand.Name)
 	if err != nil {
