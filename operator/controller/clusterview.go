@@ -118,16 +118,25 @@ func (s *step) unhealthy(except string) string {
 // unsafeToStop asks the leader whether stopping id keeps a quorum of
 // caught-up voters: "" when it does (or id is not a member), else why not.
 func (s *step) unsafeToStop(ctx context.Context, id string) (string, error) {
+	_, why, err := s.stopCheck(ctx, id)
+	return why, err
+}
+
+// stopCheck asks the leader about id: whether it is in the Raft
+// configuration (the leader's own, not a follower's view that may lag)
+// and, if so, why stopping it now would cost the quorum ("" when it would
+// not).
+func (s *step) stopCheck(ctx context.Context, id string) (member bool, why string, err error) {
 	sc, err := dataplane.Do(ctx, s.v.DataPlane, func(a *carrier.Admin) (protocol.StopCheck, error) { return a.SafeToStop(ctx, id) })
 	switch {
 	case carrier.CodeOf(err) == protocol.CodeNotFound:
-		return "", nil
+		return false, "", nil
 	case err != nil:
-		return "", fmt.Errorf("safe-to-stop %s: %w", id, err)
+		return false, "", fmt.Errorf("safe-to-stop %s: %w", id, err)
 	case sc.Safe:
-		return "", nil
+		return true, "", nil
 	}
-	return fmt.Sprintf("stopping %s now would leave %d caught-up voters of %d, a quorum is %d (%s)",
+	return true, fmt.Sprintf("stopping %s now would leave %d caught-up voters of %d, a quorum is %d (%s)",
 		id, len(sc.CaughtUp)-btoi(slices.Contains(sc.CaughtUp, id)), sc.Voters, sc.Quorum, sc.Reason), nil
 }
 

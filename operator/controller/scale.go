@@ -94,16 +94,18 @@ func (s *step) remove(ctx context.Context, name, target string) (*v1alpha1.Opera
 	down := func(phase v1alpha1.OperationPhase, msg string) *v1alpha1.OperationStatus {
 		return s.at(v1alpha1.OperationScaleDown, phase, name, target, msg)
 	}
-	if !s.inConfiguration(name) {
-		if s.v.Err != nil {
-			return s.bounded(down(v1alpha1.PhaseWaiting, "waiting to remove "+name+": the data plane does not answer")), nil
-		}
-		// Out of the configuration: Replicas lets the pod go.
-		return down(v1alpha1.PhaseRemoving, fmt.Sprintf("%s is out of the cluster; its pod goes next", name)), nil
+	if s.v.Err != nil {
+		return s.bounded(down(v1alpha1.PhaseWaiting, "waiting to remove "+name+": the data plane does not answer")), nil
 	}
-	why, err := s.unsafeToStop(ctx, name)
+	// The leader says whether it is a member: a follower's view of the
+	// configuration may lag (not yet show a member just added).
+	member, why, err := s.stopCheck(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	if !member {
+		// Out of the configuration: Replicas lets the pod go.
+		return down(v1alpha1.PhaseRemoving, fmt.Sprintf("%s is out of the cluster; its pod goes next", name)), nil
 	}
 	if why != "" {
 		return s.refused(down(v1alpha1.PhaseRefused, fmt.Sprintf("not removing %s: %s", name, why))), nil
