@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/carriermq/carrier/gateway/apierr"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
 )
@@ -29,7 +30,7 @@ func (g *Gateway) handleQueueInfo(w http.ResponseWriter, r *http.Request) {
 	var err error
 	g.b.View(func(s *queue.State) { info, err = s.Queue(name) })
 	if err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	writeVersioned(w, info.ETag, queueInfoToWire(info))
@@ -90,7 +91,7 @@ func (g *Gateway) writeQueueResult(w http.ResponseWriter, r *http.Request, name 
 // answerQueue answers with the queue's info after a command, with its version.
 func (g *Gateway) answerQueue(w http.ResponseWriter, name string, res queue.Result, err error) {
 	if err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	if res.Queue == nil {
@@ -101,7 +102,7 @@ func (g *Gateway) answerQueue(w http.ResponseWriter, name string, res queue.Resu
 		})
 	}
 	if res.Queue == nil {
-		writeError(w, errf(protocol.CodeInternal, "queue %s has no info after the change", name))
+		writeError(w, apierr.Errorf(protocol.CodeInternal, "queue %s has no info after the change", name))
 		return
 	}
 	writeVersioned(w, res.Queue.ETag, queueInfoToWire(*res.Queue))
@@ -114,7 +115,7 @@ func (g *Gateway) handleDeleteQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := g.propose(r.Context(), queue.DeleteQueue{Name: name}); err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, protocol.DeleteResponse{Deleted: name})
@@ -128,7 +129,7 @@ func (g *Gateway) handlePurge(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := g.propose(r.Context(), queue.PurgeQueue{Name: name})
 	if err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, protocol.CountResponse{Purged: &res.Count})
@@ -153,7 +154,7 @@ func (g *Gateway) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	var err error
 	g.b.View(func(s *queue.State) { dls, err = s.DeadLetters(name, from, limit) })
 	if err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	list := protocol.DeadLetterList{DeadLetters: make([]protocol.DeadLetter, len(dls)), Next: from}
@@ -177,7 +178,7 @@ func (g *Gateway) handleRedrive(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := g.propose(r.Context(), queue.Redrive{Queue: name, DLSeqs: body.DLSeqs})
 	if err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, protocol.CountResponse{Redriven: &res.Count})

@@ -3,6 +3,8 @@ package gateway
 import (
 	"net/http"
 
+	"github.com/carriermq/carrier/gateway/apierr"
+	"github.com/carriermq/carrier/gateway/session"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
 )
@@ -10,11 +12,11 @@ import (
 // Consumer-group routes: create, info, update, delete.
 
 // pathGroup reads and checks the {queue} and {group} path values.
-func pathGroup(r *http.Request) (string, string, *wireError) {
+func pathGroup(r *http.Request) (string, string, *apierr.Error) {
 	name, werr := pathQueue(r)
 	group := r.PathValue("group")
 	if werr == nil {
-		werr = validName("group", group)
+		werr = session.CheckName("group", group)
 	}
 	return name, group, werr
 }
@@ -34,7 +36,7 @@ func (g *Gateway) writeGroupInfo(w http.ResponseWriter, name, group string) {
 	var err error
 	g.b.View(func(s *queue.State) { info, err = s.Group(name, group) })
 	if err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	writeVersioned(w, info.ETag, groupInfoToWire(info))
@@ -59,7 +61,7 @@ func (g *Gateway) handleCreateGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := g.propose(r.Context(), queue.CreateGroup{Queue: name, Group: group, Config: cfg}); err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	g.writeGroupInfo(w, name, group)
@@ -88,7 +90,7 @@ func (g *Gateway) handleUpdateGroup(w http.ResponseWriter, r *http.Request) {
 		return queue.UpdateGroup{Queue: name, Group: group, Config: cfg}, info.ETag, orNil(werr)
 	}
 	if _, err := g.updateSettings(r.Context(), "group "+group, ifMatch(r), read); err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	g.writeGroupInfo(w, name, group)
@@ -104,7 +106,7 @@ func (g *Gateway) handleDeleteGroup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := g.propose(r.Context(), queue.DeleteGroup{Queue: name, Group: group}); err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, protocol.DeleteResponse{Deleted: group})

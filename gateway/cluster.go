@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/carriermq/carrier/cluster"
+	"github.com/carriermq/carrier/gateway/apierr"
 	"github.com/carriermq/carrier/protocol"
 )
 
@@ -56,7 +57,7 @@ const (
 func (g *Gateway) clusterAdmin(w http.ResponseWriter) (ClusterAdmin, bool) {
 	ca, ok := g.b.(ClusterAdmin)
 	if !ok {
-		writeError(w, errf(protocol.CodeUnavailable, "this node does not manage cluster membership"))
+		writeError(w, apierr.Errorf(protocol.CodeUnavailable, "this node does not manage cluster membership"))
 	}
 	return ca, ok
 }
@@ -84,12 +85,12 @@ func (g *Gateway) handleAddMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body.ID == "" || body.RaftAddress == "" {
-		writeError(w, errf(protocol.CodeBadRequest, "id and raftAddress are required"))
+		writeError(w, apierr.Errorf(protocol.CodeBadRequest, "id and raftAddress are required"))
 		return
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	err = ca.AddMember(r.Context(), body.ID, body.RaftAddress)
@@ -124,7 +125,7 @@ func (g *Gateway) handleTransferLeader(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, err := json.Marshal(body)
 	if err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	var res protocol.LeaderTransfer
@@ -145,7 +146,7 @@ func (g *Gateway) awaitLeader(ctx context.Context, previous, target string) (pro
 			return protocol.LeaderTransfer{Leader: leader, Previous: previous}, nil
 		}
 		if !sleepCtx(ctx, leaderPoll) {
-			return protocol.LeaderTransfer{}, errf(protocol.CodeUnavailable,
+			return protocol.LeaderTransfer{}, apierr.Errorf(protocol.CodeUnavailable,
 				"%s handed leadership over but sees no new leader yet (leader %q): check GET /v1/cluster", previous, leader)
 		}
 	}
@@ -159,9 +160,9 @@ func transferError(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, cluster.ErrLastVoter):
-		return errf(protocol.CodeBadRequest, "refused: the leader is the only voter, there is no one to hand leadership to")
+		return apierr.Errorf(protocol.CodeBadRequest, "refused: the leader is the only voter, there is no one to hand leadership to")
 	case clusterWire(err).Code == protocol.CodeInternal:
-		return errf(protocol.CodeUnavailable, "the leadership transfer did not complete: %v", err)
+		return apierr.Errorf(protocol.CodeUnavailable, "the leadership transfer did not complete: %v", err)
 	}
 	return err
 }
@@ -176,7 +177,7 @@ func (g *Gateway) handleLeave(w http.ResponseWriter, r *http.Request) {
 	}
 	id := g.b.ID()
 	if !inConfiguration(g.b.Status(), id) {
-		writeError(w, errf(protocol.CodeNotFound, "node %s is not in the Raft configuration (it was removed or never added): nothing to leave; stop it, or add it back with POST /v1/cluster/members", id))
+		writeError(w, apierr.Errorf(protocol.CodeNotFound, "node %s is not in the Raft configuration (it was removed or never added): nothing to leave; stop it, or add it back with POST /v1/cluster/members", id))
 		return
 	}
 	err := ca.RemoveMember(r.Context(), id)
@@ -224,7 +225,7 @@ func (g *Gateway) answerOnLeader(w http.ResponseWriter, r *http.Request, ca Clus
 }
 
 // forward sends method path with body to the leader's API and returns its
-// 200 answer, or its error answer as a *wireError. While the leader is
+// 200 answer, or its error answer as a *apierr.Error. While the leader is
 // changing (no leader known, or the one called answers not_leader) it
 // tries again, within forwardTimeout.
 func (g *Gateway) forward(ctx context.Context, ca ClusterAdmin, method, path string, body []byte) ([]byte, error) {
@@ -236,7 +237,7 @@ func (g *Gateway) forward(ctx context.Context, ca ClusterAdmin, method, path str
 			return nil, err
 		}
 		answer, err := g.send(ctx, method, strings.TrimRight(base, "/")+path, body)
-		var we *wireError
+		var we *apierr.Error
 		if !errors.As(err, &we) || we.Code != protocol.CodeNotLeader {
 			return answer, err
 		}
@@ -302,20 +303,20 @@ func leaderAddress(ctx context.Context, ca ClusterAdmin) (string, error) {
 func remoteError(status int, body []byte) error {
 	var er protocol.ErrorResponse
 	if err := json.Unmarshal(body, &er); err != nil || er.Error.Code == "" {
-		return errf(protocol.CodeInternal, "leader answered HTTP %d", status)
+		return apierr.Errorf(protocol.CodeInternal, "leader answered HTTP %d", status)
 	}
-	return errf(er.Error.Code, "%s", er.Error.Message)
+	return apierr.Errorf(er.Error.Code, "%s", er.Error.Message)
 }
 
 // clusterWire maps membership and leadership errors to protocol codes.
-func clusterWire(err error) *wireError {
+func clusterWire(err error) *apierr.Error {
 	switch {
 	case errors.Is(err, cluster.ErrUnknownMember):
-		return errf(protocol.CodeNotFound, "%v", err)
+		return apierr.Errorf(protocol.CodeNotFound, "%v", err)
 	case errors.Is(err, cluster.ErrInvalidMember), errors.Is(err, cluster.ErrNotVoter):
-		return errf(protocol.CodeBadRequest, "%v", err)
+		return apierr.Errorf(protocol.CodeBadRequest, "%v", err)
 	case errors.Is(err, cluster.ErrLastVoter):
-		return errf(protocol.CodeBadRequest, "refused: %v", err)
+		return apierr.Errorf(protocol.CodeBadRequest, "refused: %v", err)
 	}
-	return toWire(err)
+	return apierr.From(err)
 }

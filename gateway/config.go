@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/carriermq/carrier/gateway/session"
 	"github.com/carriermq/carrier/queue"
 )
 
@@ -130,4 +131,17 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("gateway config: MaxMessageBytes exceeds MaxFrameBytes"))
 	}
 	return errors.Join(errs...)
+}
+
+// limits are the limits of one publish, checked by every codec.
+func (c Config) limits() session.Limits {
+	return session.Limits{MaxMessageBytes: c.MaxMessageBytes, MaxBatch: c.MaxBatch}
+}
+
+// sessionConfig is what bounds the gateway's sessions.
+func (c Config) sessionConfig() session.Config {
+	return session.Config{Limits: c.limits(), MaxFrameBytes: c.MaxFrameBytes,
+		MaxSubscriptions: c.MaxSubscriptions, MaxSessions: c.MaxConnections, MaxRequests: c.MaxRequests,
+		OutboundBytes: c.OutboundBytes, WriteTimeout: c.WriteTimeout, PingInterval: c.PingInterval,
+		CloseGrace: c.CloseGrace, Logger: c.Logger}
 }

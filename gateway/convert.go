@@ -4,20 +4,14 @@ import (
 	"time"
 
 	"github.com/carriermq/carrier/cluster"
+	"github.com/carriermq/carrier/gateway/apierr"
+	"github.com/carriermq/carrier/gateway/carrierv1"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
 )
 
 // Conversions between the state machine's types and their JSON shapes in
 // protocol (string durations and RFC 3339 times).
-
-// formatTime renders unix nanoseconds as RFC 3339 in UTC; 0 is "".
-func formatTime(ns int64) string {
-	if ns == 0 {
-		return ""
-	}
-	return time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
-}
 
 func formatDuration(d time.Duration) string {
 	if d == 0 {
@@ -27,11 +21,11 @@ func formatDuration(d time.Duration) string {
 }
 
 // queueConfigFromWire converts and checks a config body; errors are bad_config.
-func queueConfigFromWire(pc protocol.QueueConfig) (queue.QueueConfig, *wireError) {
+func queueConfigFromWire(pc protocol.QueueConfig) (queue.QueueConfig, *apierr.Error) {
 	c := queue.QueueConfig{Retention: queue.Retention(pc.Retention), MaxMessages: pc.MaxMessages,
 		MaxBytes: pc.MaxBytes, MaxMessageSize: pc.MaxMessageSize, Discard: queue.Discard(pc.Discard),
 		MaxDeadLetters: pc.MaxDeadLetters}
-	var err *wireError
+	var err *apierr.Error
 	if c.MaxAge, err = configDuration("maxAge", pc.MaxAge); err != nil {
 		return c, err
 	}
@@ -43,39 +37,39 @@ func queueConfigFromWire(pc protocol.QueueConfig) (queue.QueueConfig, *wireError
 	}
 	switch {
 	case c.Retention != "" && c.Retention != queue.RetentionLimits && c.Retention != queue.RetentionWorkqueue:
-		return c, errf(protocol.CodeBadConfig, `retention must be "limits" or "workqueue"`)
+		return c, apierr.Errorf(protocol.CodeBadConfig, `retention must be "limits" or "workqueue"`)
 	case c.Discard != "" && c.Discard != queue.DiscardOld && c.Discard != queue.DiscardNew:
-		return c, errf(protocol.CodeBadConfig, `discard must be "old" or "new"`)
+		return c, apierr.Errorf(protocol.CodeBadConfig, `discard must be "old" or "new"`)
 	case c.MaxMessages < 0 || c.MaxBytes < 0 || c.MaxMessageSize < 0 || c.MaxDeadLetters < 0:
-		return c, errf(protocol.CodeBadConfig, "limits must not be negative")
+		return c, apierr.Errorf(protocol.CodeBadConfig, "limits must not be negative")
 	}
 	return c, nil
 }
 
-func groupConfigFromWire(pg protocol.GroupConfig) (queue.GroupConfig, *wireError) {
+func groupConfigFromWire(pg protocol.GroupConfig) (queue.GroupConfig, *apierr.Error) {
 	g := queue.GroupConfig{MaxDeliver: pg.MaxDeliver, MaxInFlight: pg.MaxInFlight}
-	var err *wireError
+	var err *apierr.Error
 	if g.AckWait, err = configDuration("group.ackWait", pg.AckWait); err != nil {
 		return g, err
 	}
 	if g.MaxDeliver < 0 || g.MaxInFlight < 0 {
-		return g, errf(protocol.CodeBadConfig, "maxDeliver and maxInFlight must not be negative")
+		return g, apierr.Errorf(protocol.CodeBadConfig, "maxDeliver and maxInFlight must not be negative")
 	}
 	if pg.Start != nil {
 		f := protocol.Frame{From: pg.Start.Kind, FromSeq: pg.Start.Seq, FromTime: pg.Start.Time}
-		pos, perr := positionOf(&f)
+		pos, perr := carrierv1.Position(&f)
 		if perr != nil {
-			return g, errf(protocol.CodeBadConfig, "group.start: %s", perr.Message)
+			return g, apierr.Errorf(protocol.CodeBadConfig, "group.start: %s", perr.Message)
 		}
 		g.Start = pos
 	}
 	return g, nil
 }
 
-func configDuration(field, s string) (time.Duration, *wireError) {
-	d, err := parseDuration(field, s)
+func configDuration(field, s string) (time.Duration, *apierr.Error) {
+	d, err := carrierv1.ParseDuration(field, s)
 	if err != nil {
-		return 0, errf(protocol.CodeBadConfig, "%s", err.Message)
+		return 0, apierr.Errorf(protocol.CodeBadConfig, "%s", err.Message)
 	}
 	return d, nil
 }
@@ -91,7 +85,7 @@ func groupConfigToWire(c queue.GroupConfig) protocol.GroupConfig {
 	g := protocol.GroupConfig{AckWait: formatDuration(c.AckWait), MaxDeliver: c.MaxDeliver,
 		MaxInFlight: c.MaxInFlight}
 	if c.Start.Kind != "" {
-		g.Start = &protocol.Position{Kind: string(c.Start.Kind), Seq: c.Start.Seq, Time: formatTime(c.Start.Time)}
+		g.Start = &protocol.Position{Kind: string(c.Start.Kind), Seq: c.Start.Seq, Time: carrierv1.FormatTime(c.Start.Time)}
 	}
 	return g
 }
@@ -135,7 +129,7 @@ func queueInfoToWire(q queue.QueueInfo) protocol.QueueInfo {
 	}
 	return protocol.QueueInfo{Name: q.Name, Config: queueConfigToWire(q.Config), FirstSeq: q.FirstSeq,
 		LastSeq: q.LastSeq, Messages: q.Messages, Bytes: q.Bytes, DeadLetters: q.DeadLetters,
-		Dropped: q.Dropped, Groups: groups, Created: formatTime(q.Created), ETag: q.ETag}
+		Dropped: q.Dropped, Groups: groups, Created: carrierv1.FormatTime(q.Created), ETag: q.ETag}
 }
 
 func groupInfoToWire(g queue.GroupInfo) protocol.GroupInfo {
@@ -147,7 +141,7 @@ func groupInfoToWire(g queue.GroupInfo) protocol.GroupInfo {
 // messageToWire renders a stored message; Data is shared, not copied.
 func messageToWire(m *queue.Message) protocol.Message {
 	pm := protocol.Message{Seq: m.Seq, MsgID: m.ID, Event: m.Event, Headers: m.Headers,
-		Time: formatTime(m.Time), DeliverAt: formatTime(m.DeliverAt)}
+		Time: carrierv1.FormatTime(m.Time), DeliverAt: carrierv1.FormatTime(m.DeliverAt)}
 	if m.Binary {
 		pm.Binary = m.Data
 	} else if len(m.Data) > 0 {
@@ -159,10 +153,10 @@ func messageToWire(m *queue.Message) protocol.Message {
 func deadLetterToWire(d queue.DeadLetter) protocol.DeadLetter {
 	recs := make([]protocol.DeliveryRecord, len(d.Deliveries))
 	for i, r := range d.Deliveries {
-		recs[i] = protocol.DeliveryRecord{Attempt: r.Attempt, Member: r.Member, Time: formatTime(r.Time),
+		recs[i] = protocol.DeliveryRecord{Attempt: r.Attempt, Member: r.Member, Time: carrierv1.FormatTime(r.Time),
 			Outcome: r.Outcome}
 	}
-	dl := protocol.DeadLetter{DLSeq: d.DLSeq, Group: d.Group, Deliveries: recs, Time: formatTime(d.Time)}
+	dl := protocol.DeadLetter{DLSeq: d.DLSeq, Group: d.Group, Deliveries: recs, Time: carrierv1.FormatTime(d.Time)}
 	if d.Message != nil {
 		dl.Message = messageToWire(d.Message)
 	}
@@ -182,14 +176,4 @@ func statusToWire(s cluster.Status) protocol.ClusterStatus {
 func stopCheckToWire(c cluster.StopCheck) protocol.StopCheck {
 	return protocol.StopCheck{Member: c.Member, Safe: c.Safe, Reason: c.Reason, Leader: c.Leader, Voter: c.Voter,
 		Voters: c.Voters, Quorum: c.Quorum, CaughtUp: c.CaughtUp, Lagging: c.Lagging}
-}
-
-// publishedToWire renders the outcome of one published message.
-func publishedToWire(a queue.PublishAck) protocol.Published {
-	p := protocol.Published{Seq: a.Seq, MsgID: a.ID, Duplicate: a.Duplicate}
-	if a.Err != nil {
-		we := toWire(a.Err)
-		p.Error = &protocol.ErrorBody{Code: we.Code, Message: we.Message}
-	}
-	return p
 }

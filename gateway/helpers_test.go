@@ -85,11 +85,7 @@ func (s *server) stop() {
 func (s *server) wsURL() string { return "ws" + strings.TrimPrefix(s.ts.URL, "http") + "/v1/ws" }
 
 // conns is the number of WebSocket connections the gateway serves.
-func (s *server) conns() int {
-	s.gw.mu.Lock()
-	defer s.gw.mu.Unlock()
-	return len(s.gw.conns)
-}
+func (s *server) conns() int { return s.gw.sessions.Len() }
 
 // waitFor polls cond until it returns nil or waitTimeout passes.
 func waitFor(t testing.TB, what string, cond func() error) {

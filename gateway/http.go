@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/carriermq/carrier/gateway/apierr"
+	"github.com/carriermq/carrier/gateway/carrierv1"
+	"github.com/carriermq/carrier/gateway/session"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
 )
@@ -27,58 +30,58 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeError answers with {"error": {...}} and the code's HTTP status.
-func writeError(w http.ResponseWriter, e *wireError) {
+func writeError(w http.ResponseWriter, e *apierr.Error) {
 	writeJSON(w, httpStatus(e.Code), protocol.ErrorResponse{Error: protocol.ErrorBody{Code: e.Code, Message: e.Message}})
 }
 
 // readBody decodes a JSON object body of at most limit bytes into v. An
 // empty body leaves v as it is when allowEmpty.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty bool, v any) *wireError {
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, allowEmpty bool, v any) *apierr.Error {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return errf(protocol.CodeBodyTooLarge, "the body is limited to %d bytes", limit)
+		return apierr.Errorf(protocol.CodeBodyTooLarge, "the body is limited to %d bytes", limit)
 	case err != nil:
-		return errf(protocol.CodeBadRequest, "reading the body: %v", err)
+		return apierr.Errorf(protocol.CodeBadRequest, "reading the body: %v", err)
 	}
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 && allowEmpty {
 		return nil
 	}
 	if !utf8.Valid(b) || len(b) == 0 || b[0] != '{' {
-		return errf(protocol.CodeBadRequest, "the body must be a JSON object in UTF-8")
+		return apierr.Errorf(protocol.CodeBadRequest, "the body must be a JSON object in UTF-8")
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return errf(protocol.CodeBadRequest, "invalid JSON body: %v", err)
+		return apierr.Errorf(protocol.CodeBadRequest, "invalid JSON body: %v", err)
 	}
 	return nil
 }
 
 // pathQueue reads and checks the {queue} path value.
-func pathQueue(r *http.Request) (string, *wireError) {
+func pathQueue(r *http.Request) (string, *apierr.Error) {
 	name := r.PathValue("queue")
-	return name, validName("queue", name)
+	return name, session.CheckName("queue", name)
 }
 
 // queryUint reads an optional unsigned query parameter.
-func queryUint(r *http.Request, key string, def uint64) (uint64, *wireError) {
+func queryUint(r *http.Request, key string, def uint64) (uint64, *apierr.Error) {
 	s := r.URL.Query().Get(key)
 	if s == "" {
 		return def, nil
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		return 0, errf(protocol.CodeBadRequest, "%s must be an unsigned integer", key)
+		return 0, apierr.Errorf(protocol.CodeBadRequest, "%s must be an unsigned integer", key)
 	}
 	return n, nil
 }
 
 // queryLimit reads "limit": 1 to 1000, default 100.
-func queryLimit(r *http.Request) (int, *wireError) {
+func queryLimit(r *http.Request) (int, *apierr.Error) {
 	n, err := queryUint(r, "limit", 100)
 	if err != nil || n < 1 || n > 1000 {
-		return 0, errf(protocol.CodeBadRequest, "limit must be 1 to 1000")
+		return 0, apierr.Errorf(protocol.CodeBadRequest, "limit must be 1 to 1000")
 	}
 	return int(n), nil
 }
@@ -89,7 +92,7 @@ func (g *Gateway) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 
 func (g *Gateway) handleReadyz(w http.ResponseWriter, _ *http.Request) {
 	if err := g.b.Ready(); err != nil {
-		writeError(w, errf(protocol.CodeUnavailable, "not ready: %v", err))
+		writeError(w, apierr.Errorf(protocol.CodeUnavailable, "not ready: %v", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, protocol.StatusResponse{Status: "ready"})
@@ -111,24 +114,21 @@ func (g *Gateway) handlePublish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, werr)
 		return
 	}
-	msgs, batch, werr := messagesOf(body.Message, body.Messages,
-		decodeLimits{maxMessageBytes: g.cfg.MaxMessageBytes, maxBatch: g.cfg.MaxBatch})
+	msgs, batch, werr := carrierv1.Messages(body.Message, body.Messages, g.cfg.limits())
 	if werr != nil {
 		writeError(w, werr)
 		return
 	}
-	fillIDs(msgs)
 	acks, err := g.publish(r.Context(), name, msgs)
 	switch {
 	case err != nil:
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 	case !batch && acks[0].Err != nil:
-		writeError(w, toWire(acks[0].Err))
+		writeError(w, apierr.From(acks[0].Err))
 	case !batch:
-		writeJSON(w, http.StatusOK, publishedToWire(acks[0]))
+		writeJSON(w, http.StatusOK, carrierv1.Published(acks[0]))
 	default:
-		results, _, _ := publishResults(acks)
-		writeJSON(w, http.StatusOK, protocol.PublishResponse{Results: results})
+		writeJSON(w, http.StatusOK, protocol.PublishResponse{Results: carrierv1.Results(acks)})
 	}
 }
 
@@ -149,7 +149,7 @@ func (g *Gateway) handleRead(w http.ResponseWriter, r *http.Request) {
 }
 
 // readPosition reads "from" (a seq or "first", the default) or "fromTime".
-func readPosition(r *http.Request) (queue.Position, *wireError) {
+func readPosition(r *http.Request) (queue.Position, *apierr.Error) {
 	q := r.URL.Query()
 	f := protocol.Frame{FromTime: q.Get("fromTime"), From: q.Get("from")}
 	if f.From == "" && f.FromTime == "" {
@@ -158,7 +158,7 @@ func readPosition(r *http.Request) (queue.Position, *wireError) {
 	if n, err := strconv.ParseUint(f.From, 10, 64); err == nil && n > 0 {
 		f.From, f.FromSeq = "", n
 	}
-	return positionOf(&f)
+	return carrierv1.Position(&f)
 }
 
 func (g *Gateway) serveRead(w http.ResponseWriter, name string, pos queue.Position, limit int) {
@@ -171,7 +171,7 @@ func (g *Gateway) serveRead(w http.ResponseWriter, name string, pos queue.Positi
 		}
 	})
 	if err != nil {
-		writeError(w, toWire(err))
+		writeError(w, apierr.From(err))
 		return
 	}
 	list := protocol.MessageList{Messages: make([]protocol.Message, len(msgs)), Next: from}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/carriermq/carrier/gateway/apierr"
 	"github.com/carriermq/carrier/protocol"
 )
 
@@ -63,7 +64,7 @@ func (g *Gateway) buildMux() *http.ServeMux {
 		mux.Handle(p, byPath[p])
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errf(protocol.CodeNotFound, "no route %s", r.URL.Path))
+		writeError(w, apierr.Errorf(protocol.CodeNotFound, "no route %s", r.URL.Path))
 	})
 	return mux
 }
@@ -86,5 +87,5 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(allow)
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	writeError(w, errf(protocol.CodeMethodNotAllowed, "%s is not allowed here (allowed: %s)", r.Method, strings.Join(allow, ", ")))
+	writeError(w, apierr.Errorf(protocol.CodeMethodNotAllowed, "%s is not allowed here (allowed: %s)", r.Method, strings.Join(allow, ", ")))
 }

@@ -189,7 +189,7 @@ func TestTailReplayThenLiveUnderLoad(t *testing.T) {
 	}
 	reader.startReader()
 	expectSeqs(reader, sub, 400+batches*per+1, 400+2*batches*per)
-	if n := s.gw.tailFallbacks.Load(); n == 0 {
+	if n := s.gw.sessions.TailFallbacks(); n == 0 {
 		t.Fatalf("the live buffer never overflowed; the test did not exercise the fallback")
 	}
 	seq := s.dial().publishWS("ticks", "tick", "1")
@@ -212,7 +212,7 @@ func TestTailReplaysAfterRestore(t *testing.T) {
 			t.Fatalf("seq %d, want %d", got, want)
 		}
 	}
-	s.gw.hub.OnRestore()
+	s.gw.sessions.Hub().OnRestore()
 	for i := range 5 {
 		pub.ok(protocol.Frame{Type: protocol.TypePublish, ID: fmt.Sprint("b", i), Queue: "rq", Data: []byte(`1`)}, protocol.TypePublished)
 	}

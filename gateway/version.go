@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/carriermq/carrier/gateway/apierr"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
 )
@@ -80,7 +81,7 @@ func (g *Gateway) updateSettings(ctx context.Context, what string, p preconditio
 		case err != nil:
 			return queue.Result{}, err
 		case !p.allows(version) && caughtUp:
-			return queue.Result{}, errf(protocol.CodePreconditionFailed,
+			return queue.Result{}, apierr.Errorf(protocol.CodePreconditionFailed,
 				"%s changed since it was read (version %q, If-Match %s): read it again and retry", what, version, p.header)
 		case !p.allows(version):
 			if _, err := g.propose(ctx, withIfMatch(cmd, noVersion)); queue.CodeOf(err) != queue.CodePreconditionFailed {
@@ -110,8 +111,8 @@ func withIfMatch(cmd queue.Command, version string) queue.Command {
 	return cmd
 }
 
-// orNil is e as an error: nil when e is nil (not a nil *wireError).
-func orNil(e *wireError) error {
+// orNil is e as an error: nil when e is nil (not a nil *apierr.Error).
+func orNil(e *apierr.Error) error {
 	if e == nil {
 		return nil
 	}

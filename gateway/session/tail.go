@@ -1,10 +1,11 @@
-package gateway
+package session
 
 import (
 	"context"
 	"errors"
 	"sync"
 
+	"github.com/carriermq/carrier/gateway/apierr"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
 )
@@ -18,14 +19,14 @@ const (
 
 // tailSub streams a queue from a position, with no acks and no Raft writes:
 // it replays from this node's applied state page by page, paced by the
-// connection's outbound room, then goes live by registering with the hub
+// session's outbound room, then goes live by registering with the hub
 // inside the View that found it caught up. When its live buffer overflows
 // it is dropped from the hub and replays from the last seq it sent, so it
 // never loses a message and never buffers without bound.
 //
 // The goroutine (run) owns the position; mu guards what the hub hands over.
 type tailSub struct {
-	c      *conn
+	s      *Session
 	id     string
 	queue  string
 	pos    queue.Position
@@ -35,35 +36,35 @@ type tailSub struct {
 	mu       sync.Mutex
 	buf      []*queue.Message
 	bufBytes int64
-	from     uint64     // live messages below this seq were replayed already
-	overflow bool       // buf overflowed; the hub has dropped the tail
-	gone     *wireError // the queue was deleted
+	from     uint64        // live messages below this seq were replayed already
+	overflow bool          // buf overflowed; the hub has dropped the tail
+	gone     *apierr.Error // the queue was deleted
 	notify   chan struct{}
 }
 
-func (c *conn) newTailSub(id string, req *request) *tailSub {
-	ctx, cancel := context.WithCancel(c.ctx)
-	return &tailSub{c: c, id: id, queue: req.Queue, pos: req.pos, ctx: ctx, cancel: cancel,
+func (s *Session) newTailSub(id string, cmd *Subscribe) *tailSub {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &tailSub{s: s, id: id, queue: cmd.Queue, pos: cmd.Pos, ctx: ctx, cancel: cancel,
 		notify: make(chan struct{}, 1)}
 }
 
-// start resolves the position, answers "subscribed" with the first seq the
-// tail will send, and starts streaming.
-func (t *tailSub) start(req *request) {
-	c := t.c
-	err := c.g.ensureQueue(c.ctx, t.queue)
+// start resolves the position, answers ReplySubscribed to command reqID
+// with the first seq the tail will send, and starts streaming.
+func (t *tailSub) start(reqID string) {
+	s := t.s
+	err := s.m.node.EnsureQueue(s.ctx, t.queue)
 	var next uint64
 	if err == nil {
-		c.g.b.View(func(s *queue.State) { next, err = s.StartSeq(t.queue, t.pos) })
+		s.m.node.View(func(st *queue.State) { next, err = st.StartSeq(t.queue, t.pos) })
 	}
 	if err != nil {
-		c.dropSub(t.id, t)
+		s.dropSub(t.id, t)
 		t.cancel()
-		c.sendError(req.ID, "", toWire(err))
+		s.sendError(reqID, "", apierr.From(err))
 		return
 	}
-	c.reply(&protocol.Frame{Type: protocol.TypeSubscribed, ID: req.ID, Sub: t.id, Queue: t.queue, Seq: next})
-	if !c.spawn(func() { t.run(next) }) {
+	s.reply(&Reply{Kind: ReplySubscribed, ID: reqID, Sub: t.id, Queue: t.queue, Seq: next})
+	if !s.spawn(func() { t.run(next) }) {
 		t.cancel()
 	}
 }
@@ -71,13 +72,13 @@ func (t *tailSub) start(req *request) {
 // stop ends the tail.
 func (t *tailSub) stop(context.Context) error {
 	t.cancel()
-	t.c.g.hub.removeTail(t)
+	t.s.m.hub.removeTail(t)
 	return nil
 }
 
 // run alternates replaying and streaming live until the tail ends.
 func (t *tailSub) run(next uint64) {
-	defer t.c.g.hub.removeTail(t)
+	defer t.s.m.hub.removeTail(t)
 	var err error
 	for {
 		if next, err = t.replay(next); err != nil {
@@ -87,9 +88,9 @@ func (t *tailSub) run(next uint64) {
 			break
 		}
 	}
-	var we *wireError
-	if errors.As(err, &we) {
-		t.c.endSub(t.id, t, we)
+	var e *apierr.Error
+	if errors.As(err, &e) {
+		t.s.endSub(t.id, t, e)
 	}
 }
 
@@ -97,20 +98,20 @@ func (t *tailSub) run(next uint64) {
 // registered live; it returns the next seq to send.
 func (t *tailSub) replay(next uint64) (uint64, error) {
 	for {
-		if err := t.c.out.waitRoom(t.ctx); err != nil {
+		if err := t.s.out.waitRoom(t.ctx); err != nil {
 			return next, err
 		}
 		var page []*queue.Message
 		var live bool
 		var err error
-		t.c.g.b.View(func(s *queue.State) {
-			page, err = s.Read(t.queue, next, tailPage)
+		t.s.m.node.View(func(st *queue.State) {
+			page, err = st.Read(t.queue, next, tailPage)
 			if err == nil && len(page) < tailPage {
-				live, err = true, t.goLive(s, next, page)
+				live, err = true, t.goLive(st, next, page)
 			}
 		})
 		if err != nil {
-			return next, toWire(err)
+			return next, apierr.From(err)
 		}
 		for _, m := range page {
 			if err := t.send(m); err != nil {
@@ -143,7 +144,7 @@ func (t *tailSub) goLive(s *queue.State, next uint64, page []*queue.Message) err
 	t.mu.Lock()
 	t.buf, t.bufBytes, t.from, t.overflow = nil, 0, from, false
 	t.mu.Unlock()
-	t.c.g.hub.addTail(t)
+	t.s.m.hub.addTail(t)
 	return nil
 }
 
@@ -170,13 +171,13 @@ func (t *tailSub) live(next uint64) (uint64, error) {
 			return next, gone
 		}
 		if overflow {
-			t.c.g.tailFallbacks.Add(1)
+			t.s.m.tailFallbacks.Add(1)
 			return next, nil
 		}
 	}
 }
 
-func (t *tailSub) take() ([]*queue.Message, bool, *wireError) {
+func (t *tailSub) take() ([]*queue.Message, bool, *apierr.Error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	msgs := t.buf
@@ -185,7 +186,7 @@ func (t *tailSub) take() ([]*queue.Message, bool, *wireError) {
 }
 
 func (t *tailSub) send(m *queue.Message) error {
-	return t.c.out.pushWait(t.ctx, msgItem(&msgRef{m: m, sub: t.id, queue: t.queue}))
+	return t.s.out.pushWait(t.ctx, deliveryItem(&Delivery{Msg: m, Sub: t.id, Queue: t.queue}))
 }
 
 // offer hands appended messages to a live tail; false means it overflowed
@@ -197,7 +198,7 @@ func (t *tailSub) offer(msgs []*queue.Message) bool {
 		if m.Seq < t.from {
 			continue
 		}
-		if len(t.buf) >= tailBuffer || t.bufBytes >= t.c.g.cfg.OutboundBytes {
+		if len(t.buf) >= tailBuffer || t.bufBytes >= t.s.m.cfg.OutboundBytes {
 			t.buf, t.bufBytes, t.overflow = nil, 0, true
 			t.signal()
 			return false
@@ -237,7 +238,7 @@ func (t *tailSub) restored() {
 func (t *tailSub) deleted() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.gone = errf(protocol.CodeQueueNotFound, "queue %s was deleted", t.queue)
+	t.gone = apierr.Errorf(protocol.CodeQueueNotFound, "queue %s was deleted", t.queue)
 	t.signal()
 }
 

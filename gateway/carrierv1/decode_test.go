@@ -1,9 +1,10 @@
-package gateway
+package carrierv1
 
 import (
 	"strings"
 	"testing"
 
+	"github.com/carriermq/carrier/gateway/session"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
 )
@@ -17,7 +18,7 @@ var decodeCodes = map[string]bool{
 	protocol.CodeMessageTooLarge: true,
 }
 
-var fuzzLimits = decodeLimits{maxMessageBytes: 1 << 10, maxBatch: 10}
+var fuzzLimits = session.Limits{MaxMessageBytes: 1 << 10, MaxBatch: 10}
 
 // FuzzDecodeFrame: decoding never panics; a failure has a documented code
 // and a message; a success is a request type with its invariants.
@@ -42,11 +43,11 @@ func checkRequest(t *testing.T, req *request) {
 	switch req.Type {
 	case protocol.TypePing:
 	case protocol.TypePublish:
-		if len(req.msgs) == 0 || len(req.msgs) > fuzzLimits.maxBatch || queue.ValidateName(req.Queue) != nil {
-			t.Fatalf("publish accepted with %d messages to %q", len(req.msgs), req.Queue)
+		if len(req.publish.Msgs) == 0 || len(req.publish.Msgs) > fuzzLimits.MaxBatch || queue.ValidateName(req.Queue) != nil {
+			t.Fatalf("publish accepted with %d messages to %q", len(req.publish.Msgs), req.Queue)
 		}
-		for _, m := range req.msgs {
-			if m.Size() > fuzzLimits.maxMessageBytes {
+		for _, m := range req.publish.Msgs {
+			if m.Size() > fuzzLimits.MaxMessageBytes {
 				t.Fatalf("message of %d bytes accepted", m.Size())
 			}
 		}
@@ -59,7 +60,7 @@ func checkRequest(t *testing.T, req *request) {
 			t.Fatal("unsubscribe without sub accepted")
 		}
 	case protocol.TypeAck, protocol.TypeNack:
-		if req.Sub == "" || len(req.seqs) == 0 || len(req.seqs) > maxAckSeqs || req.delay < 0 {
+		if req.Sub == "" || len(req.ack.Seqs) == 0 || len(req.ack.Seqs) > session.MaxAckSeqs || req.ack.Delay < 0 {
 			t.Fatalf("ack accepted: %+v", req)
 		}
 	default:
@@ -109,7 +110,7 @@ func TestDecodePublishFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := req.msgs[0]
+	m := req.publish.Msgs[0]
 	if m.ID != "m1" || m.Event != "e" || !m.Binary || string(m.Data) != "\x00\x01\x02" || m.DeliverAt != 1893553445000000000 {
 		t.Fatalf("message %+v", m)
 	}
@@ -118,7 +119,7 @@ func TestDecodePublishFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := queue.GroupConfig{AckWait: 300e6, MaxDeliver: 2, Start: queue.Position{Kind: queue.FromSeq, Seq: 7}}
-	if req.group != want {
-		t.Fatalf("group config %+v, want %+v", req.group, want)
+	if req.subscribe.Config != want {
+		t.Fatalf("group config %+v, want %+v", req.subscribe.Config, want)
 	}
 }

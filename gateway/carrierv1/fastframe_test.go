@@ -1,4 +1,4 @@
-package gateway
+package carrierv1
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/carriermq/carrier/gateway/session"
 	"github.com/carriermq/carrier/protocol"
 )
 
@@ -122,7 +123,7 @@ func BenchmarkDecodePublish(b *testing.B) {
 	payload := bytes.Repeat([]byte{0xA5}, 1024)
 	frame, _ := json.Marshal(protocol.Frame{Type: protocol.TypePublish, ID: "123", Queue: "bench",
 		MsgID: "0123456789abcdef0123456789abcdef", Event: "b", Binary: payload})
-	lim := decodeLimits{maxMessageBytes: 1 << 20, maxBatch: 1000}
+	lim := session.Limits{MaxMessageBytes: 1 << 20, MaxBatch: 1000}
 	b.Run("decodeFrame", func(b *testing.B) {
 		b.SetBytes(int64(len(frame)))
 		for b.Loop() {

@@ -1,4 +1,4 @@
-package gateway
+package carrierv1
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carriermq/carrier/gateway/session"
 	"github.com/carriermq/carrier/queue"
 )
 
@@ -27,12 +28,12 @@ func TestTailFrameMatchesFull(t *testing.T) {
 	for round := range 2 { // miss, then hit
 		for _, m := range msgs {
 			for _, sub := range []string{"1", "27"} {
-				r := &msgRef{m: m, sub: sub, queue: "q"}
-				got, err := enc.encodeMsg(&mc, r)
+				d := &session.Delivery{Msg: m, Sub: sub, Queue: "q"}
+				got, err := enc.encodeMsg(&mc, d)
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, err := full.encode(messageFrame(r))
+				want, err := full.encode(messageFrame(d))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -42,7 +43,7 @@ func TestTailFrameMatchesFull(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := mc.tailFrame(nil, enc, &msgRef{m: msgs[0], sub: "1", queue: "q", group: "g", attempt: 1}); ok {
+	if _, ok := mc.tailFrame(nil, enc, &session.Delivery{Msg: msgs[0], Sub: "1", Queue: "q", Group: "g", Attempt: 1}); ok {
 		t.Fatal("a group delivery went through the tail cache")
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package ws
 
 import (
 	"errors"
@@ -14,10 +14,6 @@ import (
 // drained, when the chunk goes back to the pool. A busy connection still
 // gets up to readChunk bytes per read syscall; an idle one holds no read
 // buffer beyond gorilla's small one.
-
-// readBufferSize is gorilla's own read buffer per connection: at least a
-// control frame's payload (125 bytes), which gorilla peeks at whole.
-const readBufferSize = 256
 
 // readChunk is the size of a pooled read.
 const readChunk = 16 << 10

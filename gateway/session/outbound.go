@@ -1,56 +1,43 @@
-package gateway
+package session
 
 import (
 	"context"
 	"errors"
 	"sync"
-
-	"github.com/carriermq/carrier/protocol"
-	"github.com/carriermq/carrier/queue"
 )
 
 var (
-	// errOverflow: the item does not fit in the connection's outbound budget.
+	// errOverflow: the item does not fit in the session's outbound budget.
 	errOverflow = errors.New("outbound queue full")
-	// errOutClosed: the connection is closing; nothing more is sent.
+	// errOutClosed: the session is closing; nothing more is sent.
 	errOutClosed = errors.New("outbound queue closed")
 )
 
-// Size assumed for a frame's JSON envelope on top of the message's own bytes.
-const frameOverhead = 256
+// Size assumed for an item's envelope on top of a message's own bytes.
+const itemOverhead = 256
 
-// outItem is one frame waiting for the writer: a reply (frame), a message
-// delivery (msg, encoded by the writer so that OnApply does no encoding), or
-// the final close frame (closeCode).
-type outItem struct {
-	frame     *protocol.Frame
-	msg       *msgRef
-	closeCode int
-	closeText string
-	size      int64
+// item is one entry of the outbound queue: a reply (encoded by the writer),
+// a delivery (likewise, so that OnApply does no encoding), or the final
+// close.
+type item struct {
+	reply *Reply
+	msg   *Delivery
+	close CloseReason
+	size  int64
 }
 
-// msgRef is a message to send as a "message" frame.
-type msgRef struct {
-	m       *queue.Message
-	sub     string
-	queue   string
-	group   string
-	attempt int
+func replyItem(r *Reply) item { return item{reply: r, size: itemOverhead} }
+
+func deliveryItem(d *Delivery) item {
+	return item{msg: d, size: d.Msg.Size() + itemOverhead}
 }
 
-func frameItem(f *protocol.Frame) outItem { return outItem{frame: f, size: frameOverhead} }
-
-func msgItem(r *msgRef) outItem {
-	return outItem{msg: r, size: r.m.Size() + frameOverhead}
-}
-
-// outbound is a connection's bounded queue of frames for its writer. Its
+// outbound is a session's bounded queue of items for its writer. Its
 // budget counts bytes queued and being written; a push that does not fit
 // fails (push) or waits (pushWait). An item always fits into an empty queue,
-// so one large message never blocks a connection forever.
+// so one large message never blocks a session forever.
 //
-// The queue starts its consumer, the connection's writer goroutine, only
+// The queue starts its consumer, the session's writer goroutine, only
 // while there is work: when an item (or a due ping) arrives and no writer
 // runs, it calls startWriter; the writer takes work until take finds none,
 // which marks it stopped in the same critical section, so no item is ever
@@ -61,7 +48,7 @@ func msgItem(r *msgRef) outItem {
 // (startWriter, called with it held, takes no lock).
 type outbound struct {
 	mu          sync.Mutex
-	items       []outItem
+	items       []item
 	used        int64
 	limit       int64
 	closed      bool          // a close item is queued: nothing more is accepted
@@ -116,9 +103,9 @@ func (o *outbound) kick() {
 	}
 }
 
-// push queues it unless the connection is closing (errOutClosed) or it does
+// push queues it unless the session is closing (errOutClosed) or it does
 // not fit (errOverflow). It never blocks.
-func (o *outbound) push(it outItem) error {
+func (o *outbound) push(it item) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -132,7 +119,7 @@ func (o *outbound) push(it outItem) error {
 }
 
 // pushWait queues it, waiting for room while the writer drains the queue.
-func (o *outbound) pushWait(ctx context.Context, it outItem) error {
+func (o *outbound) pushWait(ctx context.Context, it item) error {
 	return o.await(ctx, func() bool {
 		if !o.fits(it.size) {
 			return false
@@ -174,17 +161,17 @@ func (o *outbound) await(ctx context.Context, ready func() bool) error {
 func (o *outbound) fits(size int64) bool { return o.used == 0 || o.used+size <= o.limit }
 
 // add appends it and wakes the writer. o.mu must be held.
-func (o *outbound) add(it outItem) {
+func (o *outbound) add(it item) {
 	o.items = append(o.items, it)
 	o.used += it.size
 	o.kick()
 }
 
-// close queues the final frames: the optional error frame f and a close
-// frame with code and text. With drop, frames still queued are discarded
-// first (the client is not reading them anyway). Only the first close counts;
-// it returns false for later ones.
-func (o *outbound) close(drop bool, f *protocol.Frame, code int, text string) bool {
+// close queues the final items: the optional error r and the close for
+// reason. With drop, items still queued are discarded first (the client is
+// not reading them anyway). Only the first close counts; it returns false
+// for later ones.
+func (o *outbound) close(drop bool, r *Reply, reason CloseReason) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -197,10 +184,10 @@ func (o *outbound) close(drop bool, f *protocol.Frame, code int, text string) bo
 		}
 		o.items = nil
 	}
-	if f != nil {
-		o.add(frameItem(f))
+	if r != nil {
+		o.add(replyItem(r))
 	}
-	o.add(outItem{closeCode: code, closeText: text})
+	o.add(item{close: reason})
 	o.signalRoom()
 	return true
 }
@@ -209,7 +196,7 @@ func (o *outbound) close(drop bool, f *protocol.Frame, code int, text string) bo
 // ping is due; their bytes stay counted until release. With nothing to do
 // it returns ok false, and the writer must exit: the next item starts a new
 // one.
-func (o *outbound) take(buf []outItem) (_ []outItem, ping, ok bool) {
+func (o *outbound) take(buf []item) (_ []item, ping, ok bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.items) == 0 && !o.ping {

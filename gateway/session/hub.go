@@ -1,4 +1,4 @@
-package gateway
+package session
 
 import (
 	"sync"
@@ -6,27 +6,27 @@ import (
 	"github.com/carriermq/carrier/queue"
 )
 
-// hub routes the node's applied events to this gateway's subscriptions:
+// Hub routes the node's applied events to the sessions' subscriptions:
 // deliveries and member removals to group subscriptions by member id,
-// appends and purges/deletions to live tails by queue. It is the gateway's
-// only cluster.Observer.
+// appends and purges/deletions to live tails by queue. It is the
+// cluster.Observer (and RestoreObserver) of one Manager's sessions.
 //
 // OnApply runs on the node's apply goroutine under the state's write lock,
 // so everything it calls must not block: subscriptions only queue work.
 // Lock order: state lock → hub.mu → subscription locks → outbound.mu.
-// Never call Backend.View or Propose while holding hub.mu.
-type hub struct {
+// Never call Node.View or Propose while holding hub.mu.
+type Hub struct {
 	mu      sync.Mutex
 	members map[string]*groupSub
 	tails   map[string]map[*tailSub]struct{}
 }
 
-func newHub() *hub {
-	return &hub{members: map[string]*groupSub{}, tails: map[string]map[*tailSub]struct{}{}}
+func newHub() *Hub {
+	return &Hub{members: map[string]*groupSub{}, tails: map[string]map[*tailSub]struct{}{}}
 }
 
 // OnApply implements cluster.Observer.
-func (h *hub) OnApply(events []queue.Event) {
+func (h *Hub) OnApply(events []queue.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range events {
@@ -39,7 +39,7 @@ func (h *hub) OnApply(events []queue.Event) {
 // messages the snapshot brought would be skipped). Group members need
 // nothing here: what the restored state assigned to them and this node did
 // not deliver is redelivered after ackWait, as after any lost delivery.
-func (h *hub) OnRestore() {
+func (h *Hub) OnRestore() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for q, set := range h.tails {
@@ -50,7 +50,7 @@ func (h *hub) OnRestore() {
 	}
 }
 
-func (h *hub) dispatch(ev *queue.Event) {
+func (h *Hub) dispatch(ev *queue.Event) {
 	switch ev.Kind {
 	case queue.EventDeliver:
 		if s := h.members[ev.Member]; s != nil {
@@ -79,14 +79,14 @@ func (h *hub) dispatch(ev *queue.Event) {
 }
 
 // addMember routes deliveries for s.member to s.
-func (h *hub) addMember(s *groupSub) {
+func (h *Hub) addMember(s *groupSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.members[s.member] = s
 }
 
 // removeMember stops routing to s (if s is still the registered one).
-func (h *hub) removeMember(s *groupSub) {
+func (h *Hub) removeMember(s *groupSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.members[s.member] == s {
@@ -94,10 +94,10 @@ func (h *hub) removeMember(s *groupSub) {
 	}
 }
 
-// addTail makes t live. It must be called inside Backend.View, at the
+// addTail makes t live. It must be called inside Node.View, at the
 // moment t has read everything stored: no append can be applied between
 // that read and this registration, so the tail sees no gap and no duplicate.
-func (h *hub) addTail(t *tailSub) {
+func (h *Hub) addTail(t *tailSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	set := h.tails[t.queue]
@@ -109,14 +109,14 @@ func (h *hub) addTail(t *tailSub) {
 }
 
 // removeTail stops routing to t.
-func (h *hub) removeTail(t *tailSub) {
+func (h *Hub) removeTail(t *tailSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.dropTail(t)
 }
 
 // dropTail removes t. h.mu must be held.
-func (h *hub) dropTail(t *tailSub) {
+func (h *Hub) dropTail(t *tailSub) {
 	set := h.tails[t.queue]
 	delete(set, t)
 	if len(set) == 0 {

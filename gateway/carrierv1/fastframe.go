@@ -1,4 +1,4 @@
-package gateway
+package carrierv1
 
 import (
 	"bytes"

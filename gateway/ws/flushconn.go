@@ -1,12 +1,9 @@
-package gateway
+package ws
 
 import (
-	"bufio"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -135,24 +132,4 @@ func (c *flushConn) limit(t time.Time) {
 	}
 	c.hardLimit.Store(t.UnixNano())
 	_ = c.Conn.SetWriteDeadline(t) // an error here means the conn is closed already
-}
-
-// hijacker wraps a ResponseWriter so that the upgrade hijacks into a flushConn.
-type hijacker struct {
-	http.ResponseWriter
-	fc *flushConn
-}
-
-func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	h.fc = &flushConn{Conn: nc, rd: lazyReader{next: nc}}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			h.fc.rd.raw = raw
-		}
-	}
-	return h.fc, brw, nil
 }
