@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -12,6 +13,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // The test DNS answers Services and pods: a headless Service's pods one by
@@ -80,7 +83,8 @@ func TestDNS(t *testing.T) {
 func runningPod(t *testing.T, ctx context.Context, cp *ControlPlane, ns, name, subdomain, ip string, labels map[string]string) {
 	t.Helper()
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
-		Spec: corev1.PodSpec{Hostname: name, Subdomain: subdomain, Containers: []corev1.Container{{Name: "db", Image: "example/db:1"}}}}
+		Spec: corev1.PodSpec{Hostname: name, Subdomain: subdomain, Containers: []corev1.Container{{Name: "app", Image: "example/app:1",
+			Ports: []corev1.ContainerPort{{Name: "api", ContainerPort: 7430}}}}}}
 	if err := cp.Client.Create(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
@@ -90,4 +94,87 @@ func runningPod(t *testing.T, ctx context.Context, cp *ControlPlane, ns, name, s
 	if err := cp.Client.Status().Update(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The Service proxy hands connections to the ready pods in turn, and none
+// to a pod that is not ready.
+func TestServiceProxy(t *testing.T) {
+	cp := Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := cp.Client
+	ns := "proxied"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	sel := map[string]string{"app": "echo"}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "echo"},
+		Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{Name: "http", Port: 7420, TargetPort: intstr.FromString("api")}}}}
+	if err := c.Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	ips := []string{"127.0.70.1", "127.0.70.2"}
+	for i, ip := range ips {
+		namedServer(t, ip+":7430", fmt.Sprintf("echo-%d", i))
+		runningPod(t, ctx, cp, ns, fmt.Sprintf("echo-%d", i), "", ip, sel)
+	}
+	cp.StartServiceProxy(t, ns, "echo", netip.MustParseAddr("127.0.71.1"))
+	seen := map[string]int{}
+	for range 6 {
+		seen[dialName(t, "127.0.71.1:7420")]++
+	}
+	if seen["echo-0"] != 3 || seen["echo-1"] != 3 {
+		t.Errorf("connections per pod %v; want 3 and 3", seen)
+	}
+	var pod corev1.Pod
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "echo-1"}, &pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Conditions[0].Status = corev1.ConditionFalse
+	if err := c.Status().Update(ctx, &pod); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if got := dialName(t, "127.0.71.1:7420"); got != "echo-0" {
+			t.Errorf("a connection went to %s; want only the ready echo-0", got)
+		}
+	}
+}
+
+// namedServer answers every connection on addr with name, until t ends.
+func namedServer(t *testing.T, addr, name string) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte(name))
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = l.Close(); <-done })
+}
+
+// dialName connects to addr and returns what the server there says.
+func dialName(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
