@@ -22,15 +22,8 @@ import (
 // pods (no node exists: it says so in their PodScheduled condition), and
 // deleting the StatefulSet deletes its pods through the garbage collector.
 func TestControllers(t *testing.T) {
-	cp := Start(t)
-	cp.StartControllers(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c := cp.Client
-	ns := "controllers"
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	cp, ctx := withNamespace(t, "controllers", 2*time.Minute, true)
+	c, ns := cp.Client, "controllers"
 	sts := webStatefulSet(ns)
 	if err := c.Create(ctx, sts); err != nil {
 		t.Fatal(err)
@@ -103,6 +96,23 @@ func unschedulable(p *corev1.Pod) bool {
 	return false
 }
 
+// withNamespace starts a control plane (with Kubernetes' controllers when
+// controllers is set) and makes the namespace ns in it; the context ends
+// after d, or with the test.
+func withNamespace(t *testing.T, ns string, d time.Duration, controllers bool) (*ControlPlane, context.Context) {
+	t.Helper()
+	cp := Start(t)
+	if controllers {
+		cp.StartControllers(t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	if err := cp.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	return cp, ctx
+}
+
 // poll calls fn every 100 ms until it returns nil, failing t with its last
 // error when ctx ends.
 func poll(t *testing.T, ctx context.Context, what string, fn func() error) {
@@ -126,16 +136,9 @@ func poll(t *testing.T, ctx context.Context, what string, fn func() error) {
 // by Kubernetes' volume binder), grows it when the claim asks, and deletes
 // it with its directory once the claim is gone.
 func TestProvisioner(t *testing.T) {
-	cp := Start(t)
-	cp.StartControllers(t)
+	cp, ctx := withNamespace(t, "volumes", 2*time.Minute, true)
 	prov := cp.StartProvisioner(t, map[string]bool{"local": true})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c := cp.Client
-	ns := "volumes"
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	c, ns := cp.Client, "volumes"
 	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "data"},
 		Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To("local"),
 			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},

@@ -21,15 +21,9 @@ import (
 // one (by hostname) and together, another Service at the address set for
 // it; unknown names of the domain are NXDOMAIN, others refused.
 func TestDNS(t *testing.T) {
-	cp := Start(t)
+	cp, ctx := withNamespace(t, "names", 2*time.Minute, false)
 	dns := cp.StartDNS(t, "127.0.0.1:0")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	c := cp.Client
-	ns := "names"
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	c, ns := cp.Client, "names"
 	sel := map[string]string{"app": "db"}
 	port := []corev1.ServicePort{{Name: "http", Port: 7420}}
 	for _, svc := range []*corev1.Service{
@@ -99,14 +93,8 @@ func runningPod(t *testing.T, ctx context.Context, cp *ControlPlane, ns, name, s
 // The Service proxy hands connections to the ready pods in turn, and none
 // to a pod that is not ready.
 func TestServiceProxy(t *testing.T) {
-	cp := Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c := cp.Client
-	ns := "proxied"
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	cp, ctx := withNamespace(t, "proxied", time.Minute, false)
+	c, ns := cp.Client, "proxied"
 	sel := map[string]string{"app": "echo"}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "echo"},
 		Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{Name: "http", Port: 7420, TargetPort: intstr.FromString("api")}}}}
