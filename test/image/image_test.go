@@ -50,8 +50,9 @@ const maxImageBytes = 80 << 20
 // Dockerfile) and checks it: its configuration (non-root numeric user,
 // entrypoint, command, OCI labels), its root filesystem through
 // buildah mount (exactly the expected files, owners and modes, static
-// binaries, total size), and "carrier --version" run from that root
-// filesystem printing the version the build stamped. Every buildah
+// binaries, total size), and "carrier --version" and
+// "carrier-operator --version" run from that root filesystem printing the
+// version the build stamped. Every buildah
 // container and mount it makes, and the image, are removed at the end.
 func TestImage(t *testing.T) {
 	if testing.Short() {
@@ -265,15 +266,18 @@ func checkStatic(t *testing.T, path string) {
 	}
 }
 
-// checkVersion runs the image's own carrier binary from its root
-// filesystem (no container runtime needed: it is static).
+// checkVersion runs the image's own binaries from its root filesystem (no
+// container runtime needed: they are static): each prints the version the
+// build stamped.
 func checkVersion(t *testing.T, mnt string, want stamp) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, filepath.Join(mnt, "carrier"), "--version").CombinedOutput()
-	wantPrefix := fmt.Sprintf("carrier %s (revision %s, ", want.version, want.revision)
-	if err != nil || !strings.HasPrefix(string(out), wantPrefix) {
-		t.Errorf("<image>/carrier --version = %q, %v; want it to start %q", out, err, wantPrefix)
+	for _, bin := range []string{"carrier", "carrier-operator"} {
+		out, err := exec.CommandContext(ctx, filepath.Join(mnt, bin), "--version").CombinedOutput()
+		wantPrefix := fmt.Sprintf("%s %s (revision %s, ", bin, want.version, want.revision)
+		if err != nil || !strings.HasPrefix(string(out), wantPrefix) {
+			t.Errorf("<image>/%s --version = %q, %v; want it to start %q", bin, out, err, wantPrefix)
+		}
 	}
 }
