@@ -276,8 +276,9 @@ export class Client {
     ws.onclose = (ev) => gen === this.#gen && this.#lost(`closed ${ev.code} ${ev.reason}`.trim());
     ws.onerror = () => gen === this.#gen && this.#lost("socket error");
     this.#pingTimer = setInterval(() => this.#tick(), this.#o.pingInterval / 2);
+    const resend = [...this.#pending.values()]; // only publishes outlive a connection
     for (const s of this.#subs) s.send();
-    for (const r of this.#pending.values()) ws.send(JSON.stringify(r.frame));
+    for (const r of resend) ws.send(JSON.stringify(r.frame));
     this.#o.onState?.("connected", this.#urls[this.#lastURL]!);
   }
 
