@@ -24,7 +24,7 @@ import (
 func TestNPM(t *testing.T) {
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("SKIP: %s not found on PATH: the JS client's tests (clients/js) did not run; install Node.js 20 or newer", tool)
+			t.Skipf("%s not found on PATH: the JS client's tests (clients/js) did not run; install Node.js 20 or newer", tool)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -32,7 +32,7 @@ func TestNPM(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "node", "--version").Output(); err != nil {
 		t.Fatalf("node --version: %v", err)
 	} else if v := strings.TrimSpace(string(out)); !nodeAtLeast20(v) {
-		t.Skipf("SKIP: node %s is older than 20: the JS client's tests (clients/js) did not run", v)
+		t.Skipf("node %s is older than 20: the JS client's tests (clients/js) did not run", v)
 	}
 	bin := filepath.Join(t.TempDir(), "carrier")
 	run(ctx, t, "../..", nil, "go", "build", "-o", bin, "./cmd/carrier")
