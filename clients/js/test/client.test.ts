@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { CarrierError, type Client, type Subscription, connect, webSocketURL } from "../src/node.js";
+import { CarrierError, type Client, type Subscription, backoff, connect, webSocketURL } from "../src/node.js";
 import { Server, eventually, within } from "./server.js";
 
 let server: Server;
@@ -154,6 +154,12 @@ describe("errors", () => {
     assert.equal(webSocketURL("https://h/"), "wss://h/v1/ws");
     assert.equal(webSocketURL("ws://h:1/custom/ws"), "ws://h:1/custom/ws");
     assert.throws(() => webSocketURL("ftp://h"), TypeError);
+  });
+
+  test("backoff doubles from reconnectMin up to reconnectMax, jittered in [d/2, d]", () => {
+    const o = { reconnectMin: 100, reconnectMax: 1000 };
+    assert.deepEqual([0, 1, 2, 3, 4, 10].map((n) => backoff(o, n, () => 1)), [100, 200, 400, 800, 1000, 1000]);
+    assert.deepEqual([0, 3, 10].map((n) => backoff(o, n, () => 0)), [50, 400, 500]);
   });
 
   test("connect to nothing rejects with not_connected", async () => {
