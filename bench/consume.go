@@ -100,52 +100,84 @@ func publishN(ctx context.Context, p Publisher, payload []byte, n, window int) e
 }
 
 // DrainConsume opens cfg.Consumers members of cfg.Group on the preloaded
-// stream; each receives and acks (waiting for the server) until
-// cfg.Messages benchmark messages are acked in all.
+// stream, then starts the clock; each member receives and acks (waiting for
+// the server) until cfg.Messages benchmark messages are acked in all. The
+// time is from the start to the M-th ack: opening the members (connections,
+// joining or creating the group) is not timed, nor are the members' exits.
 func DrainConsume(ctx context.Context, t Target, cfg ConsumeConfig) (ConsumeResult, error) {
-	var acked atomic.Int64
-	start := time.Now()
-	stop := startProgress(cfg.Progress, func() string { return rateLine("consume "+t.Name(), acked.Load(), "acked", start) })
+	members, err := openConsumers(ctx, t, cfg)
+	if err != nil {
+		return ConsumeResult{}, fmt.Errorf("%s consume: %w", t.Name(), err)
+	}
+	defer func() {
+		for _, c := range members {
+			_ = c.Close()
+		}
+	}()
+	d := &drain{want: int64(cfg.Messages), size: cfg.Size, start: time.Now()}
+	stop := startProgress(cfg.Progress, func() string { return rateLine("consume "+t.Name(), d.acked.Load(), "acked", d.start) })
 	defer stop()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	errs := make([]error, cfg.Consumers)
+	errs := make([]error, len(members))
 	var wg sync.WaitGroup
-	for i := range cfg.Consumers {
-		wg.Go(func() { errs[i] = drainMember(dctx, cancel, t, cfg, i, &acked) })
+	for i, c := range members {
+		wg.Go(func() { errs[i] = d.member(dctx, cancel, c) })
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	n := acked.Load()
-	if err := errors.Join(errs...); err != nil || n < int64(cfg.Messages) {
+	n := d.acked.Load()
+	if err := errors.Join(errs...); err != nil || n < d.want {
 		return ConsumeResult{}, fmt.Errorf("%s consume: %d of %d acked: %w", t.Name(), n, cfg.Messages, err)
 	}
+	elapsed := time.Duration(d.last.Load())
 	return ConsumeResult{Target: t.Name(), Messages: cfg.Messages, Consumers: cfg.Consumers, Size: cfg.Size,
 		Acked: n, ElapsedSec: elapsed.Seconds(), MsgsPerSec: float64(n) / elapsed.Seconds()}, nil
 }
 
-// drainMember is member i: it acks until the group is done, then cancels
-// ctx for the others (blocked in Next). Only errors before that count;
-// an error also stops the others.
-func drainMember(ctx context.Context, done context.CancelFunc, t Target, cfg ConsumeConfig, i int, acked *atomic.Int64) error {
-	c, err := t.NewConsumer(ctx, i, cfg.Stream, cfg.Group)
-	if err != nil {
-		return err
+// openConsumers opens the members, member i on node i mod 3; on error none
+// is left open.
+func openConsumers(ctx context.Context, t Target, cfg ConsumeConfig) ([]Consumer, error) {
+	var members []Consumer
+	for i := range cfg.Consumers {
+		c, err := t.NewConsumer(ctx, i, cfg.Stream, cfg.Group)
+		if err != nil {
+			for _, m := range members {
+				_ = m.Close()
+			}
+			return nil, err
+		}
+		members = append(members, c)
 	}
-	defer c.Close()
+	return members, nil
+}
+
+// drain is the shared state of a group's members draining a backlog.
+type drain struct {
+	want  int64
+	size  int
+	start time.Time
+	acked atomic.Int64
+	last  atomic.Int64 // time.Duration from start to the want-th ack
+}
+
+// member acks until the group is done, then cancels ctx for the others
+// (blocked in Next). Only errors before that count; an error also stops
+// the others.
+func (d *drain) member(ctx context.Context, done context.CancelFunc, c Consumer) error {
 	defer done() // the group is done, or this member failed: stop the others
-	for acked.Load() < int64(cfg.Messages) {
+	for d.acked.Load() < d.want {
 		payload, ack, err := c.Next(ctx)
 		if err == nil {
 			err = ack(ctx)
 		}
 		if err != nil {
-			if acked.Load() >= int64(cfg.Messages) {
+			if d.acked.Load() >= d.want {
 				return nil
 			}
 			return err
 		}
-		if len(payload) == cfg.Size && acked.Add(1) >= int64(cfg.Messages) {
+		if len(payload) == d.size && d.acked.Add(1) == d.want {
+			d.last.Store(int64(time.Since(d.start)))
 			done()
 		}
 	}

@@ -14,6 +14,7 @@ type LatencyConfig struct {
 	Count    int       // measured publishes (default 5000)
 	Warmup   int       // publishes before measuring, not recorded (default 50)
 	Size     int       // payload bytes (default 1024)
+	Via      string    // ViaLeader (default) or ViaFollower: the node the publisher connects to
 	Stream   string    // default "bench-latency"
 	Progress io.Writer // a progress line about once a second (nil: none)
 }
@@ -22,6 +23,8 @@ type LatencyConfig struct {
 type LatencyResult struct {
 	Target     string  `json:"target"`
 	Size       int     `json:"size"`
+	Via        string  `json:"via"`  // leader or follower
+	Node       int     `json:"node"` // the node the publisher was connected to
 	ElapsedSec float64 `json:"elapsedSeconds"`
 	Latency
 }
@@ -30,6 +33,7 @@ func (cfg LatencyConfig) withDefaults() LatencyConfig {
 	cfg.Count = orInt(cfg.Count, 5000)
 	cfg.Warmup = orInt(cfg.Warmup, 50)
 	cfg.Size = orInt(cfg.Size, 1024)
+	cfg.Via = cmp.Or(cfg.Via, ViaLeader)
 	cfg.Stream = cmp.Or(cfg.Stream, "bench-latency")
 	return cfg
 }
@@ -43,15 +47,20 @@ func orInt[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// RunLatency runs workload 2 against t: one publisher (on node 0), one
-// publish in flight, cfg.Count measured publishes each timed from the call
-// to its confirmation, in an HDR histogram.
+// RunLatency runs workload 2 against t: one publisher connected to the
+// stream's leader or to a follower (cfg.Via), one publish in flight,
+// cfg.Count measured publishes each timed from the call to its
+// confirmation, in an HDR histogram.
 func RunLatency(ctx context.Context, t Target, cfg LatencyConfig) (LatencyResult, error) {
 	cfg = cfg.withDefaults()
 	if err := t.Prepare(ctx, cfg.Stream); err != nil {
 		return LatencyResult{}, err
 	}
-	p, err := t.NewPublisher(ctx, 0, cfg.Stream, 1)
+	node, err := nodeVia(ctx, t, cfg.Stream, cfg.Via)
+	if err != nil {
+		return LatencyResult{}, err
+	}
+	p, err := t.NewPublisher(ctx, node, cfg.Stream, 1)
 	if err != nil {
 		return LatencyResult{}, err
 	}
@@ -75,7 +84,12 @@ func RunLatency(ctx context.Context, t Target, cfg LatencyConfig) (LatencyResult
 		h.record(d)
 		done.Add(1)
 	}
-	return LatencyResult{Target: t.Name(), Size: cfg.Size, ElapsedSec: time.Since(start).Seconds(), Latency: h.summary()}, nil
+	// A leader that moved meanwhile would mix both paths in one histogram.
+	if again, err := nodeVia(ctx, t, cfg.Stream, cfg.Via); err != nil || again != node {
+		return LatencyResult{}, fmt.Errorf("%s: the %s moved during the run (node %d, then %d): %w", t.Name(), cfg.Via, node, again, err)
+	}
+	return LatencyResult{Target: t.Name(), Size: cfg.Size, Via: cfg.Via, Node: node,
+		ElapsedSec: time.Since(start).Seconds(), Latency: h.summary()}, nil
 }
 
 // publishOne publishes payload and waits for its confirmation.

@@ -8,6 +8,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"io"
 )
 
@@ -37,6 +38,45 @@ type Target interface {
 	// PIDs are the server processes, for CPU and memory readings.
 	PIDs() []int
 	io.Closer
+}
+
+// Placer is a Target that knows which of its nodes leads a stream, so that a
+// workload can publish through the leader or through a follower. Node
+// indexes are those of NewPublisher's i: connection i goes to node i mod 3
+// first.
+type Placer interface {
+	// LeaderNode returns the index of the node that leads stream now
+	// (Carrier: the Raft leader; JetStream: the stream's leader) and the
+	// number of nodes.
+	LeaderNode(ctx context.Context, stream string) (leader, nodes int, err error)
+}
+
+// Ways a lone publisher reaches the cluster (LatencyConfig.Via).
+const (
+	ViaLeader   = "leader"   // connected to the node that leads the stream
+	ViaFollower = "follower" // connected to a node that does not: the write is forwarded
+)
+
+// nodeVia returns the node a publisher connects to for via: the stream's
+// leader, or the node after it (a follower).
+func nodeVia(ctx context.Context, t Target, stream, via string) (int, error) {
+	p, ok := t.(Placer)
+	if !ok {
+		return 0, fmt.Errorf("%s: cannot tell which node leads %s", t.Name(), stream)
+	}
+	leader, nodes, err := p.LeaderNode(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("%s: leader of %s: %w", t.Name(), stream, err)
+	}
+	switch {
+	case via == ViaLeader:
+		return leader, nil
+	case via == ViaFollower && nodes > 1:
+		return (leader + 1) % nodes, nil
+	case via == ViaFollower:
+		return 0, fmt.Errorf("%s: one node, no follower", t.Name())
+	}
+	return 0, fmt.Errorf("via %q: want %q or %q", via, ViaLeader, ViaFollower)
 }
 
 // Tail receives a stream's messages in order, used by one goroutine.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -157,6 +158,37 @@ func (t *CarrierTarget) PIDs() []int {
 		return nil
 	}
 	return t.pids()
+}
+
+// LeaderNode implements Placer: the node that says it is the Raft leader
+// (one Raft group leads every queue). It polls for up to 10 s while there
+// is none, as during an election.
+func (t *CarrierTarget) LeaderNode(ctx context.Context, _ string) (leader, nodes int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err = poll(ctx, 50*time.Millisecond, func() error {
+		var ferr error
+		leader, ferr = t.findLeader(ctx)
+		return ferr
+	})
+	return leader, len(t.urls), err
+}
+
+func (t *CarrierTarget) findLeader(ctx context.Context) (int, error) {
+	for i, u := range t.urls {
+		a, err := client.NewAdmin(u, nil)
+		if err != nil {
+			return 0, fmt.Errorf("carrier leader: %w", err)
+		}
+		st, err := a.Cluster(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("carrier leader: %w", err)
+		}
+		if st.State == "Leader" {
+			return i, nil
+		}
+	}
+	return 0, errors.New("carrier leader: no node leads")
 }
 
 // NodeURLs are the nodes' HTTP base URLs, in node order.

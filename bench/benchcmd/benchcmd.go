@@ -163,17 +163,27 @@ func (env Env) latencyCmd() *cobra.Command {
 		use:   "latency",
 		short: "Measure publish latency with one publish in flight",
 		long: `One publisher, one publish in flight: each of N publishes is timed from the
-call to its confirmation (HDR histogram); prints p50, p99, p99.9 and max.`,
-		examples: [2]string{"--count 5000", "--json"},
+call to its confirmation (HDR histogram); prints p50, p99, p99.9 and max. The
+publisher connects to the node that leads the stream (--via leader) or to a
+follower, which forwards the write (--via follower).`,
+		examples: [2]string{"--count 5000", "--via follower --json"},
+		check: func() string {
+			if cfg.Via != bench.ViaLeader && cfg.Via != bench.ViaFollower {
+				return "--via must be leader or follower"
+			}
+			return ""
+		},
 		run: func(ctx context.Context, t bench.Target) (any, func(), error) {
 			cfg.Progress = env.Stderr
 			r, err := bench.RunLatency(ctx, t, cfg)
 			return r, func() {
-				fmt.Fprintf(env.Stdout, "%s: %d publishes of %d B, 1 in flight: %s\n", r.Target, r.Count, r.Size, latencyText(r.Latency))
+				fmt.Fprintf(env.Stdout, "%s: %d publishes of %d B, 1 in flight via the %s (node %d): %s\n",
+					r.Target, r.Count, r.Size, r.Via, r.Node, latencyText(r.Latency))
 			}, err
 		},
 	})
 	cmd.Flags().IntVar(&cfg.Count, "count", 5000, "measured publishes")
+	cmd.Flags().StringVar(&cfg.Via, "via", bench.ViaLeader, "leader or follower: the node the publisher connects to")
 	cmd.Flags().IntVar(&cfg.Size, "size", 1024, "payload bytes")
 	return cmd
 }

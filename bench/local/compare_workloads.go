@@ -7,12 +7,15 @@ import (
 	"github.com/carriermq/carrier/bench"
 )
 
-// workloads are workloads 1–5 as compare runs them, in order (publish first:
-// its throughput sets the e2e rates).
+// workloads are workloads 1–5 as a compare session runs them, in order;
+// latency runs twice, through the leader and through a follower. best marks
+// those a peer also runs at its best: NATSBest changes only the publishes'
+// drive (no message id), and only publish's figure depends on it.
 func (c *comparison) workloads() []workload {
 	return []workload{
-		{name: "publish", run: c.runPublish},
-		{name: "latency", run: c.runLatency},
+		{name: "publish", best: true, run: c.runPublish},
+		{name: "latency_leader", run: c.runLatency(bench.ViaLeader)},
+		{name: "latency_follower", run: c.runLatency(bench.ViaFollower)},
 		{name: "e2e", run: c.runE2E},
 		{name: "consume", prepare: c.prepareConsume, run: c.runConsume},
 		{name: "fanout", run: c.runFanout},
@@ -32,12 +35,16 @@ func (c *comparison) runPublish(ctx context.Context, t bench.Target, _ any) (wor
 	return workloadOutput{v, r.Confirmed, r}, nil
 }
 
-func (c *comparison) runLatency(ctx context.Context, t bench.Target, _ any) (workloadOutput, error) {
-	r, err := bench.RunLatency(ctx, t, c.cfg.Latency)
-	if err != nil {
-		return workloadOutput{}, err
+func (c *comparison) runLatency(via string) func(context.Context, bench.Target, any) (workloadOutput, error) {
+	return func(ctx context.Context, t bench.Target, _ any) (workloadOutput, error) {
+		cfg := c.cfg.Latency
+		cfg.Via = via
+		r, err := bench.RunLatency(ctx, t, cfg)
+		if err != nil {
+			return workloadOutput{}, err
+		}
+		return workloadOutput{latencyValues("latency_"+via, r.Latency), r.Count, r}, nil
 	}
-	return workloadOutput{latencyValues("latency", r.Latency), r.Count, r}, nil
 }
 
 func latencyValues(prefix string, l bench.Latency) map[string]float64 {

@@ -52,20 +52,26 @@ it returns. To measure a Carrier cluster that is already running, use
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(usage)
 	root.PersistentFlags().StringVar(&a.carrier, "carrier", "", "the carrier binary the Carrier nodes run (default: build ./cmd/carrier)")
-	var target string
+	var target, drive string
 	env := benchcmd.Env{
 		Prog:   "carrier-bench",
 		Stdout: a.stdout,
 		Stderr: a.stderr,
 		TargetFlags: func(fs *pflag.FlagSet) {
-			fs.StringVar(&target, "target", local.SysCarrier, "carrier, nats-always or nats-default")
+			fs.StringVar(&target, "target", local.SysCarrier, "carrier, nats-always, nats-always-best, nats-default or nats-default-best")
+			fs.StringVar(&drive, "nats-drive", "", `how nats.go drives JetStream: matched (nats-*), best (nats-*-best), or
+settings: placement=spread|leader|random, msgid, consume=messages|fetch|consume,
+batch=N, ack-nowait`)
 		},
 		TargetHelp: `It starts a fresh 3-node cluster of --target on loopback and stops it at the
 end: carrier (--carrier), nats-always (JetStream with sync_interval always,
 fsync before every ack like Carrier) or nats-default (JetStream's periodic
-fsync).`,
+fsync). nats-always and nats-default are driven like Carrier (matched: the
+same connection placement, a message id on every publish, acks that wait for
+the server); their -best forms as nats.go's documentation recommends for
+throughput with the same guarantees; --nats-drive sets the drive itself.`,
 		ExampleTargets: [2]string{"--target carrier", "--target nats-always"},
-		Open:           func(ctx context.Context) (bench.Target, error) { return a.startTarget(ctx, target) },
+		Open:           func(ctx context.Context) (bench.Target, error) { return a.startTarget(ctx, target, drive) },
 		Usage:          usage,
 		IdleConns:      idleConns,
 	}
@@ -74,20 +80,52 @@ fsync).`,
 	return root
 }
 
-// startTarget starts the named target's 3-node cluster.
-func (a *app) startTarget(ctx context.Context, name string) (bench.Target, error) {
-	switch name {
-	case local.SysCarrier:
+// startTarget starts the named target's 3-node cluster; drive, when set,
+// is the JetStream drive (--nats-drive).
+func (a *app) startTarget(ctx context.Context, name, drive string) (bench.Target, error) {
+	if name == local.SysCarrier {
+		if drive != "" {
+			return nil, errors.New("--nats-drive is for the nats-* targets")
+		}
 		bin, err := a.carrierBin(ctx)
 		if err != nil {
 			return nil, err
 		}
 		return local.StartCarrier(ctx, bin, "")
-	case local.SysNATSAlways, local.SysNATSDefault:
-		return local.StartNATSTarget(ctx, "", name == local.SysNATSAlways)
 	}
-	return nil, fmt.Errorf("unknown --target %q (carrier, nats-always, nats-default)", name)
+	d := local.NATSMatched
+	switch name {
+	case local.SysNATSAlwaysBest, local.SysNATSDefaultBest:
+		d = local.NATSBest
+	case local.SysNATSAlways, local.SysNATSDefault:
+	default:
+		return nil, fmt.Errorf("unknown --target %q (carrier, nats-always, nats-always-best, nats-default, nats-default-best)", name)
+	}
+	if drive != "" {
+		var err error
+		if d, err = local.ParseNATSDrive(drive); err != nil {
+			return nil, err
+		}
+	}
+	always := name == local.SysNATSAlways || name == local.SysNATSAlwaysBest
+	t, err := local.StartNATSTarget(ctx, "", always, local.NATSMatched)
+	if err != nil {
+		return nil, err
+	}
+	if d == local.NATSMatched {
+		return t, nil
+	}
+	return ownedView{t.WithDrive(d), t}, nil
 }
+
+// ownedView is a NATSTarget view with another drive that stops the cluster
+// it views on Close.
+type ownedView struct {
+	*local.NATSTarget
+	owner *local.NATSTarget
+}
+
+func (v ownedView) Close() error { return v.owner.Close() }
 
 // idleConns is fanout's memory reading, on Carrier clusters only.
 func idleConns(ctx context.Context, t bench.Target, k int) (*bench.ConnMemory, error) {
