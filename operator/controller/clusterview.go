@@ -115,13 +115,6 @@ func (s *step) unhealthy(except string) string {
 	return ""
 }
 
-// unsafeToStop asks the leader whether stopping id keeps a quorum of
-// caught-up voters: "" when it does (or id is not a member), else why not.
-func (s *step) unsafeToStop(ctx context.Context, id string) (string, error) {
-	_, why, err := s.stopCheck(ctx, id)
-	return why, err
-}
-
 // stopCheck asks the leader about id: whether it is in the Raft
 // configuration (the leader's own, not a follower's view that may lag)
 // and, if so, why stopping it now would cost the quorum ("" when it would

@@ -16,15 +16,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/carriermq/carrier/operator/api/v1alpha1"
 	"github.com/carriermq/carrier/operator/controller"
 	"github.com/carriermq/carrier/operator/dataplane"
+	"github.com/carriermq/carrier/operator/operatortest"
 	clustertest "github.com/carriermq/carrier/test/cluster"
 	kubetest "github.com/carriermq/carrier/test/kube"
 	"github.com/carriermq/carrier/test/testlog"
@@ -135,40 +133,12 @@ func (e *env) startCluster(name string, size int) *clustertest.Cluster {
 func (e *env) startOperator(hc *http.Client, change ...func(*controller.Options)) (stop func()) {
 	t := e.t
 	t.Helper()
-	mgr, err := ctrl.NewManager(e.cp.Config, ctrl.Options{
-		Scheme:                 e.cp.Scheme,
-		Logger:                 logr.FromSlogHandler(testlog.New(t, "operator log").Handler()),
-		Cache:                  controller.CacheOptions(ns),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts := controller.Options{Endpoints: dataplane.Overrides{Fallback: e}, HTTPClient: hc,
 		Refresh: refresh, MaxBackoff: 2 * time.Second, StepTimeout: stepTimeout}
 	for _, c := range change {
 		c(&opts)
 	}
-	err = controller.Setup(mgr, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(c) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("manager: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return operatortest.Run(t, e.cp, logr.FromSlogHandler(testlog.New(t, "operator log").Handler()), ns, opts)
 }
 
 // ctx ends after the test's deadline for one step, or with the test.

@@ -53,7 +53,7 @@ func (s *step) rollout(ctx context.Context) (*v1alpha1.OperationStatus, error) {
 	if cand.Name == s.leader() {
 		return s.transferAway(ctx, cand.Name, v1alpha1.OperationRollout, hash)
 	}
-	why, err := s.unsafeToStop(ctx, cand.Name)
+	_, why, err := s.stopCheck(ctx, cand.Name) // a pod not a member costs no quorum: why is ""
 	if err != nil {
 		return nil, err
 	}

@@ -14,15 +14,18 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	clustertest "github.com/carriermq/carrier/test/cluster"
+	kubetest "github.com/carriermq/carrier/test/kube"
 )
 
 // statefulSets stands in for the kubelet (none runs under envtest) for the
 // pods of one StatefulSet, which Kubernetes' own StatefulSet controller makes
 // and deletes (newEnvWithControllers): a pod runs as the carrier node of the
 // same name; a new pod's node starts (nodes for new ordinals are added to the
-// cluster), a deleted pod's node gets SIGTERM. It decides nothing: every
+// cluster), a deleted pod's node gets SIGTERM and the pod goes only once
+// the node has stopped (terminationFinalizer). It decides nothing: every
 // order, refusal, removal and transfer is the operator's. What it saw happen
 // is in its journal, with the live cluster's state at that moment, for the
 // tests to check.
@@ -69,24 +72,7 @@ func (e *env) runStatefulSets(cl *clustertest.Cluster, name string) *statefulSet
 	if !e.controllers {
 		e.t.Fatal("the stand-in plays the kubelet: the test needs newEnvWithControllers")
 	}
-	c, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if err := s.round(c); err != nil && c.Err() == nil {
-				e.t.Logf("statefulset stand-in: %v", err)
-			}
-			select {
-			case <-c.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	e.t.Cleanup(func() { cancel(); <-done })
+	kubetest.RunRounds(e.t, "statefulset stand-in", 50*time.Millisecond, s.round)
 	return s
 }
 
@@ -128,12 +114,50 @@ func (s *statefulSets) runPods(ctx context.Context, sts *appsv1.StatefulSet, pod
 		}
 	}
 	for name, p := range pods {
-		if _, known := s.uids[name]; known || p.DeletionTimestamp != nil {
+		if p.DeletionTimestamp != nil {
+			if err := s.terminated(ctx, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, known := s.uids[name]; known {
 			continue
 		}
 		if err := s.run(ctx, p); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// terminationFinalizer holds a deleted pod until its node has stopped, as
+// a kubelet does: the API server removes a pod bound to a node only once
+// the kubelet says its containers are gone, so the StatefulSet controller
+// cannot create the successor of the same name while the old process still
+// runs. The pods here are bound to no node, which the API server would
+// remove at once.
+const terminationFinalizer = "test.carrier.dev/kubelet"
+
+// terminated lets a deleted pod go once its node has stopped (runPods
+// stops it first).
+func (s *statefulSets) terminated(ctx context.Context, p *corev1.Pod) error {
+	if !controllerutil.ContainsFinalizer(p, terminationFinalizer) {
+		return nil
+	}
+	base := p.DeepCopy()
+	controllerutil.RemoveFinalizer(p, terminationFinalizer)
+	if err := s.e.c.Patch(ctx, p, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("release pod %s: %w", p.Name, err))
+	}
+	return nil
+}
+
+// hold adds the termination finalizer to a new pod before its node starts.
+func (s *statefulSets) hold(ctx context.Context, p *corev1.Pod) error {
+	base := p.DeepCopy()
+	controllerutil.AddFinalizer(p, terminationFinalizer)
+	if err := s.e.c.Patch(ctx, p, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("hold pod %s: %w", p.Name, err)
 	}
 	return nil
 }
@@ -176,6 +200,9 @@ func (s *statefulSets) deleted(ctx context.Context, name string, scaled bool, ha
 // as the kubelet would.
 func (s *statefulSets) run(ctx context.Context, pod *corev1.Pod) error {
 	name := pod.Name
+	if err := s.hold(ctx, pod); err != nil {
+		return client.IgnoreNotFound(err)
+	}
 	h := s.observe(ctx, name)
 	h.hash = podHash(pod)
 	s.journal = append(s.journal, h)

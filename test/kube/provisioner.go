@@ -43,33 +43,17 @@ type Provisioner struct {
 func (cp *ControlPlane) StartProvisioner(t testing.TB, classes map[string]bool) *Provisioner {
 	t.Helper()
 	p := &Provisioner{c: cp.Client, Dir: t.TempDir(), grow: func(string) bool { return true }}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	for name, expand := range classes {
 		sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: ProvisionerName,
 			AllowVolumeExpansion: ptr.To(expand), ReclaimPolicy: ptr.To(corev1.PersistentVolumeReclaimDelete),
 			VolumeBindingMode: ptr.To(storagev1.VolumeBindingImmediate)}
 		if err := p.c.Create(ctx, sc); err != nil {
-			cancel()
 			t.Fatalf("kubetest: storage class %s: %v", name, err)
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if err := p.round(ctx); err != nil && ctx.Err() == nil {
-				t.Logf("kubetest: provisioner: %v", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	RunRounds(t, "kubetest: provisioner", 100*time.Millisecond, p.round)
 	return p
 }
 
