@@ -446,6 +446,12 @@ func (cl *Client) reply(c *conn, f *protocol.Frame) {
 		cl.mu.Unlock()
 		return // late reply to a request given up, or a ping
 	}
+	if r.resend && cl.cutOffLocked(c, f) {
+		// r stays pending: install re-sends it on the next connection.
+		cl.mu.Unlock()
+		c.abort()
+		return
+	}
 	delete(cl.pending, f.ID)
 	var after func()
 	if r.onReply != nil {
@@ -460,6 +466,37 @@ func (cl *Client) reply(c *conn, f *protocol.Frame) {
 		return
 	}
 	r.finish(f, nil)
+}
+
+// cutOffLocked tracks how long c's node has answered publishes (resend
+// requests) with not_leader, and reports whether the client should move
+// off it: for Options.MoveAfter, with another URL to move to. A node cut
+// off from the majority answers so until the partition heals, while the
+// rest of the cluster, a new leader among it, serves. A publish that
+// succeeds shows the node serves; other errors say nothing either way.
+// mu held.
+func (cl *Client) cutOffLocked(c *conn, f *protocol.Frame) bool {
+	switch {
+	case f.Type != protocol.TypeError:
+		c.noLeaderSince = time.Time{}
+		return false
+	case f.Code != protocol.CodeNotLeader:
+		return false
+	}
+	now := time.Now()
+	switch {
+	case c.moving:
+		return true
+	case c.noLeaderSince.IsZero():
+		c.noLeaderSince = now
+		return false
+	case len(cl.urls) < 2 || cl.opts.MoveAfter < 0 || now.Sub(c.noLeaderSince) < cl.opts.MoveAfter:
+		return false
+	}
+	c.moving = true
+	cl.log.Warn("carrier client: moving to another server: this one has answered not_leader for too long (cut off from the cluster's majority?)",
+		"url", c.url, "for", now.Sub(c.noLeaderSince).Round(time.Millisecond), "message", f.Message)
+	return true
 }
 
 // unsolicitedError handles an error frame without an id: it ends the named

@@ -29,6 +29,12 @@ type conn struct {
 
 	deadlineSet time.Time // reader only: when read last moved the read deadline
 
+	// noLeaderSince is when the node began answering publishes with
+	// not_leader without a publish succeeding since (zero: it serves);
+	// moving is set once the client gave up on it. Client.mu guards both.
+	noLeaderSince time.Time
+	moving        bool
+
 	wmu  sync.Mutex    // serialises enqueue (gorilla allows one writer)
 	wake chan struct{} // cap 1: frames are queued for writeLoop
 	done chan struct{} // closed when the reader has exited

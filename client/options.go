@@ -22,7 +22,14 @@ type Options struct {
 	PublishWindow  int           // PublishAsync calls in flight before the next one waits; default 256
 	PublishTimeout time.Duration // deadline of one PublishAsync, retries included; default 30s
 	MaxFrameBytes  int64         // largest frame accepted from the server; default 16 MiB
-	Header         http.Header   // extra handshake headers (e.g. Authorization)
+	// MoveAfter is how long the connected node may keep answering
+	// publishes with not_leader (it cannot reach a leader: cut off from the
+	// majority) before the client moves to its next URL, re-sending those
+	// publishes there. An election answers not_leader for about half a
+	// second, so the default, 1s, lets one pass. Negative: never move.
+	// With one URL the client never moves.
+	MoveAfter time.Duration
+	Header    http.Header // extra handshake headers (e.g. Authorization)
 }
 
 func (o Options) withDefaults() Options {
@@ -35,6 +42,9 @@ func (o Options) withDefaults() Options {
 	o.ReconnectMin = orDuration(o.ReconnectMin, 100*time.Millisecond)
 	o.ReconnectMax = orDuration(o.ReconnectMax, 5*time.Second)
 	o.PublishTimeout = orDuration(o.PublishTimeout, 30*time.Second)
+	if o.MoveAfter == 0 {
+		o.MoveAfter = time.Second
+	}
 	if o.PublishWindow <= 0 {
 		o.PublishWindow = 256
 	}
