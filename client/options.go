@@ -24,10 +24,12 @@ type Options struct {
 	MaxFrameBytes  int64         // largest frame accepted from the server; default 16 MiB
 	// MoveAfter is how long the connected node may keep answering
 	// publishes with not_leader (it cannot reach a leader: cut off from the
-	// majority) before the client moves to its next URL, re-sending those
-	// publishes there. An election answers not_leader for about half a
-	// second, so the default, 1s, lets one pass. Negative: never move.
-	// With one URL the client never moves.
+	// majority), counted from when the first of them was sent, before the
+	// client moves to another of its URLs (a random one), re-sending those
+	// publishes there. A node answers not_leader only after waiting for a
+	// leader for its heartbeat timeout plus two election timeouts (3s by
+	// default), so with the default, 1s, the first such answer moves the
+	// client. Negative: never move. With one URL the client never moves.
 	MoveAfter time.Duration
 	Header    http.Header // extra handshake headers (e.g. Authorization)
 }
