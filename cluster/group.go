@@ -122,7 +122,7 @@ func (g *group) openStores(cfg Config, dir string) error {
 		return err
 	}
 	g.quarantined = g.quarantined || wasQuarantined(dir)
-	if g.peers, err = listenPeers(cfg.RaftBind, cfg.RaftAdvertise, g.log); err != nil {
+	if g.peers, err = listenPeers(cfg, g.log); err != nil {
 		return err
 	}
 	g.transport = g.peers.raftNetwork(hclogger.Named("transport"))

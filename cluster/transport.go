@@ -40,14 +40,24 @@ const (
 // called from any goroutine.
 type peerNet struct {
 	mux       *muxListener
+	tls       *peerTLS   // nil: plain TCP (peertls.go)
 	advertise net.Addr   // nil: the bound address
 	dialer    net.Dialer // leaves from the bind IP (dialerFrom)
 }
 
-// listenPeers listens on bind for peers. advertise may be empty (peers dial
+// listenPeers listens on cfg.RaftBind for peers, with mutual TLS when
+// cfg sets the peer TLS files. cfg.RaftAdvertise may be empty (peers dial
 // the bound address, which must then be a concrete IP; port 0 resolves to
 // the port the kernel chose).
-func listenPeers(bind, advertise string, log *slog.Logger) (*peerNet, error) {
+func listenPeers(cfg Config, log *slog.Logger) (*peerNet, error) {
+	bind, advertise := cfg.RaftBind, cfg.RaftAdvertise
+	var pt *peerTLS
+	if cfg.PeerTLSCert != "" {
+		var err error
+		if pt, err = newPeerTLS(cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("listen on raft address %s: %w", bind, err)
@@ -56,7 +66,7 @@ func listenPeers(bind, advertise string, log *slog.Logger) (*peerNet, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("raft bind address %s is not dialable by peers: set the advertise address", bind)
 	}
-	p := &peerNet{mux: newMuxListener(ln, log), dialer: dialerFrom(bind)}
+	p := &peerNet{mux: newMuxListener(ln, pt, log), tls: pt, dialer: dialerFrom(bind)}
 	if advertise != "" {
 		p.advertise = advertisedAddr(advertise)
 	}
@@ -65,11 +75,17 @@ func listenPeers(bind, advertise string, log *slog.Logger) (*peerNet, error) {
 
 // dial connects to a peer's Raft port at address (host:port; a name is
 // resolved now, so a pod that came back with a new IP is found again). The
-// caller writes the stream's first byte.
+// caller writes the stream's first byte. With peer TLS, the handshake is
+// done within the same timeout.
 func (p *peerNet) dial(address string, timeout time.Duration) (net.Conn, error) {
+	start := time.Now()
 	d := p.dialer
 	d.Timeout = timeout
-	return d.Dial("tcp", address)
+	c, err := d.Dial("tcp", address)
+	if err != nil || p.tls == nil {
+		return c, err
+	}
+	return p.tls.connect(c, timeout-time.Since(start))
 }
 
 // Dial implements raft.StreamLayer.
