@@ -97,7 +97,7 @@ func handshakeError(resp *http.Response, err error) error {
 		return &Error{Code: body.Error.Code, Message: body.Error.Message}
 	}
 	if m, ok := explainPlain(resp.StatusCode, b); ok {
-		return fmt.Errorf("%s: %w (HTTP %d)", m, err, resp.StatusCode)
+		return fmt.Errorf("%w: %s: %w (HTTP %d)", ErrTLSMismatch, m, err, resp.StatusCode)
 	}
 	return fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)
 }

@@ -79,6 +79,10 @@ func dialTLS(ctx context.Context, network, addr string, base *tls.Config) (*tls.
 // client trusts, or does not name the host dialed.
 var ErrTLSUntrusted = errors.New("the server's certificate is not trusted")
 
+// ErrTLSMismatch: the URL's scheme and the server disagree on TLS (an
+// http:// or ws:// URL for a TLS listener, or the other way round).
+var ErrTLSMismatch = errors.New("TLS mismatch")
+
 // explainTLS says what a failed certificate check means to a user.
 func explainTLS(err error) error {
 	var unknown x509.UnknownAuthorityError
@@ -88,7 +92,7 @@ func explainTLS(err error) error {
 	var record tls.RecordHeaderError
 	switch {
 	case errors.As(err, &record):
-		return fmt.Errorf("the server does not speak TLS at this address (use an http:// or ws:// URL, or turn TLS on in carrier serve with --tls-cert and --tls-key): %w", err)
+		return fmt.Errorf("%w: the server does not speak TLS at this address (use an http:// or ws:// URL, or turn TLS on in carrier serve with --tls-cert and --tls-key): %w", ErrTLSMismatch, err)
 	case errors.As(err, &unknown):
 		return fmt.Errorf("%w: it is signed by a CA this client does not trust (give the CA bundle: --tls-ca or CARRIER_TLS_CA; TLSFiles.CA in Go): %w", ErrTLSUntrusted, err)
 	case errors.As(err, &host):

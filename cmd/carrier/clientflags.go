@@ -107,7 +107,7 @@ func (f *clientFlags) explain(err error) error {
 }
 
 func unreachable(server string, err error) error {
-	if client.CodeOf(err) != "" || errors.Is(err, client.ErrTLSUntrusted) {
+	if client.CodeOf(err) != "" || errors.Is(err, client.ErrTLSUntrusted) || errors.Is(err, client.ErrTLSMismatch) {
 		return err
 	}
 	return fmt.Errorf("cannot reach a Carrier server at %s (is 'carrier serve' running? set --server or CARRIER_SERVER): %w", server, err)

@@ -55,6 +55,13 @@ func NewCA(name string) (*CA, error) {
 	return &CA{Name: name, Cert: cert, key: key, PEM: pemBlock("CERTIFICATE", der)}, nil
 }
 
+// Pool is a certificate pool holding the CA.
+func (ca *CA) Pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.Cert)
+	return p
+}
+
 // WriteCA writes the CA certificate to dir/<name>.crt and returns the path.
 func (ca *CA) WriteCA(dir string) (string, error) {
 	p := filepath.Join(dir, ca.Name+".crt")
