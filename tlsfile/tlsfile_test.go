@@ -31,20 +31,27 @@ func waitSerial(t *testing.T, k *tlsfile.KeyPair, want string) {
 	}
 }
 
-func TestKeyPairReloadsOnChange(t *testing.T) {
-	dir := t.TempDir()
+// loadedPair makes a CA and a certificate of it in dir, and loads it.
+func loadedPair(t *testing.T, dir string) (*testpki.CA, testpki.Files, *tlsfile.KeyPair) {
+	t.Helper()
 	ca, err := testpki.NewCA("ca")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f1, err := ca.Issue(dir, "node", "127.0.0.1")
+	f, err := ca.Issue(dir, "node", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := tlsfile.LoadKeyPair(f1.Cert, f1.Key, nil)
+	k, err := tlsfile.LoadKeyPair(f.Cert, f.Key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ca, f, k
+}
+
+func TestKeyPairReloadsOnChange(t *testing.T) {
+	dir := t.TempDir()
+	ca, f1, k := loadedPair(t, dir)
 	if got := serialOf(t, k); got != f1.Serial.String() {
 		t.Fatalf("serial %s, want %s", got, f1.Serial)
 	}
@@ -57,18 +64,7 @@ func TestKeyPairReloadsOnChange(t *testing.T) {
 
 func TestKeyPairKeepsTheOldOneWhenTheNewDoesNotLoad(t *testing.T) {
 	dir, other := t.TempDir(), t.TempDir()
-	ca, err := testpki.NewCA("ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f1, err := ca.Issue(dir, "node", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := tlsfile.LoadKeyPair(f1.Cert, f1.Key, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, f1, k := loadedPair(t, dir)
 	// A certificate whose key is another one: half a rotation.
 	f2, err := ca.Issue(other, "node", "127.0.0.1")
 	if err != nil {

@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/carriermq/carrier/test/testlog"
 	"github.com/carriermq/carrier/test/testpki"
 )
 
@@ -51,18 +49,8 @@ func TestServeTLSInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	listen, raft := freeAddr(t), freeAddr(t)
-	ctx, stop := context.WithCancel(context.Background())
-	var out, errOut testlog.Buffer
-	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) (string, bool) { return "", false }}
-	served := make(chan error, 1)
-	go func() {
-		served <- a.run(ctx, []string{"serve", "--data", filepath.Join(dir, "data"), "--listen", listen, "--raft-bind", raft,
-			"--node-id", "n1", "--tls-cert", cert.Cert, "--tls-key", cert.Key})
-	}()
-	t.Cleanup(func() {
-		stop()
-		<-served
-	})
+	srv := startServe(t, "n1", listen, "--raft-bind", raft, "--tls-cert", cert.Cert, "--tls-key", cert.Key)
+	ctx, out, errOut := context.Background(), srv.out, srv.errOut
 	if err := pollUntil(30*time.Second, func() bool { return strings.Contains(out.String(), "Carrier is ready at https://"+listen) }); err != nil {
 		t.Fatalf("serve did not announce https: %v\nstdout: %s\nstderr: %s", err, out.String(), errOut.String())
 	}
