@@ -145,9 +145,8 @@ func TestTLSStrangersStayOut(t *testing.T) {
 			defer s.Kill()
 			checkStrangerOut(t, c, s)
 			l.waitConfirmed(t, 20, 30*time.Second)
-			if err := c.Remove(timeout(t, 30*time.Second), c.Nodes()[0], s.ID); err != nil {
-				t.Fatalf("remove the stranger's entry: %v", err)
-			}
+			s.Kill()
+			removeGone(t, c, s.ID)
 		})
 	}
 	checkRaftPortSilent(t, c)
@@ -205,6 +204,31 @@ func checkStrangerOut(t *testing.T, c *Cluster, s *Node) {
 		if m.ID == s.ID && m.Suffrage != "Nonvoter" {
 			t.Fatalf("the stranger is %s", m.Suffrage)
 		}
+	}
+}
+
+// removeGone waits until gossip reports the stopped node id gone (so the
+// leader will not add it again) and removes its entry from the configuration.
+func removeGone(t *testing.T, c *Cluster, id string) {
+	t.Helper()
+	ctx := timeout(t, 30*time.Second)
+	err := Poll(ctx, 100*time.Millisecond, func() error {
+		st, err := c.Nodes()[0].Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, m := range st.Members {
+			if m.ID == id && m.Gossip == "alive" {
+				return fmt.Errorf("gossip still sees %s alive", id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(ctx, c.Nodes()[0], id); err != nil {
+		t.Fatalf("remove %s's entry: %v", id, err)
 	}
 }
 
