@@ -58,6 +58,17 @@ func dial(ctx context.Context, url string, o Options) (*conn, error) {
 		bc = &batchConn{Conn: nc, timeout: o.WriteTimeout}
 		return bc, nil
 	}
+	// For wss the batching sits above TLS: a batch is encrypted in one
+	// write, and TLS records never leave out of order (gorilla's direct
+	// pong and close writes bypass the batch).
+	d.NetDialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		tc, err := dialTLS(ctx, network, addr, o.TLS)
+		if err != nil {
+			return nil, err
+		}
+		bc = &batchConn{Conn: tc, timeout: o.WriteTimeout}
+		return bc, nil
+	}
 	ws, resp, err := d.DialContext(ctx, url, o.Header)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", url, handshakeError(resp, err))
@@ -84,6 +95,9 @@ func handshakeError(resp *http.Response, err error) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if json.Unmarshal(b, &body) == nil && body.Error != nil {
 		return &Error{Code: body.Error.Code, Message: body.Error.Message}
+	}
+	if m, ok := explainPlain(resp.StatusCode, b); ok {
+		return fmt.Errorf("%w: %s: %w (HTTP %d)", ErrTLSMismatch, m, err, resp.StatusCode)
 	}
 	return fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -32,6 +33,9 @@ type Options struct {
 	// client. Negative: never move. With one URL the client never moves.
 	MoveAfter time.Duration
 	Header    http.Header // extra handshake headers (e.g. Authorization)
+	// TLS configures wss:// and https:// connections (LoadTLS reads a CA
+	// bundle and a client certificate from files); nil: the system's roots.
+	TLS *tls.Config
 }
 
 func (o Options) withDefaults() Options {
