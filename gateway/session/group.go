@@ -174,6 +174,14 @@ func (g *groupSub) sleep(d time.Duration) bool {
 	}
 }
 
+// active: joined (its subscribe answered), not closed, no re-join
+// scheduled: its member should be in the state.
+func (g *groupSub) active() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ready && !g.closed && !g.rejoining
+}
+
 func (g *groupSub) markClosed() {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -19,10 +19,12 @@ type Hub struct {
 	mu      sync.Mutex
 	members map[string]*groupSub
 	tails   map[string]map[*tailSub]struct{}
+	// restored wakes the manager's member check (capacity 1, never blocks).
+	restored chan struct{}
 }
 
 func newHub() *Hub {
-	return &Hub{members: map[string]*groupSub{}, tails: map[string]map[*tailSub]struct{}{}}
+	return &Hub{members: map[string]*groupSub{}, tails: map[string]map[*tailSub]struct{}{}, restored: make(chan struct{}, 1)}
 }
 
 // OnApply implements cluster.Observer.
@@ -36,10 +38,17 @@ func (h *Hub) OnApply(events []queue.Event) {
 
 // OnRestore implements cluster.RestoreObserver: the state was replaced by a
 // snapshot, so every live tail replays from its position (otherwise the
-// messages the snapshot brought would be skipped). Group members need
-// nothing here: what the restored state assigned to them and this node did
-// not deliver is redelivered after ackWait, as after any lost delivery.
+// messages the snapshot brought would be skipped). Group members: what the
+// restored state assigned to them and this node did not deliver is
+// redelivered after ackWait, as after any lost delivery; but a member the
+// restored state no longer has (removed while this node was behind: no
+// EventMemberRemoved came) must join again, which the manager's member
+// check does, woken here at once (it must not run under the state lock).
 func (h *Hub) OnRestore() {
+	select {
+	case h.restored <- struct{}{}:
+	default:
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for q, set := range h.tails {
@@ -83,6 +92,17 @@ func (h *Hub) addMember(s *groupSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.members[s.member] = s
+}
+
+// groupSubs returns the group subscriptions routed now.
+func (h *Hub) groupSubs() []*groupSub {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*groupSub, 0, len(h.members))
+	for _, g := range h.members {
+		out = append(out, g)
+	}
+	return out
 }
 
 // removeMember stops routing to s (if s is still the registered one).

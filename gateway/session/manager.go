@@ -55,6 +55,8 @@ type Manager struct {
 	tailFallbacks atomic.Int64   // live tails that overflowed and went back to replaying
 	wg            sync.WaitGroup // one per session, from Open until it has ended
 
+	watchDone chan struct{} // closed when watchMembers has returned
+
 	mu       sync.Mutex // guards sessions and closing
 	sessions map[*Session]struct{}
 	closing  bool
@@ -64,8 +66,10 @@ type Manager struct {
 // the node (Backend.Observe) to make deliveries flow.
 func NewManager(node Node, cfg Config) *Manager {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{node: node, cfg: cfg, log: cfg.Logger, hub: newHub(),
-		baseCtx: ctx, cancel: cancel, sessions: map[*Session]struct{}{}}
+	m := &Manager{node: node, cfg: cfg, log: cfg.Logger, hub: newHub(),
+		baseCtx: ctx, cancel: cancel, sessions: map[*Session]struct{}{}, watchDone: make(chan struct{})}
+	go m.watchMembers()
+	return m
 }
 
 // Hub is the cluster.Observer (and RestoreObserver) of the sessions.
@@ -138,10 +142,12 @@ func (m *Manager) wait(ctx context.Context) error {
 	select {
 	case <-done:
 		m.cancel()
+		<-m.watchDone
 		return nil
 	case <-ctx.Done():
 		m.cancel()
 		<-done
+		<-m.watchDone
 		return fmt.Errorf("waiting for sessions: %w", ctx.Err())
 	}
 }
