@@ -74,7 +74,9 @@ func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 // URL is "http://" + Addr.
 func (p *Proxy) URL() string { return "http://" + p.Addr() }
 
-// SetBackends replaces the backends for the connections accepted from now on.
+// SetBackends replaces the backends for the connections accepted from now
+// on; with none, new connections are closed at once (a Service without
+// endpoints). Connections already made stay.
 func (p *Proxy) SetBackends(backends []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -166,6 +168,9 @@ func (p *Proxy) next() (*Conn, []string) {
 	p.n++
 	rec := &Conn{N: p.n}
 	p.conns = append(p.conns, rec)
+	if len(p.backends) == 0 {
+		return rec, nil
+	}
 	first := (p.n - 1) % len(p.backends)
 	if p.opts.Pick != nil {
 		first = p.opts.Pick(p.n, len(p.backends)) % len(p.backends)

@@ -135,6 +135,16 @@ func TestPickAndSetBackends(t *testing.T) {
 	if got := []string{ask(t, p, "x"), ask(t, p, "x"), ask(t, p, "x")}; !slices.Equal(got, []string{"b1", "b2", "b2"}) {
 		t.Errorf("first to b1, then b2: got %v", got)
 	}
+	p.SetBackends(nil)
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err == nil {
+		t.Errorf("without backends: read %d bytes, want the connection closed", n)
+	}
+	c.Close()
 	p.SetBackends([]string{b1.addr()})
 	if got := ask(t, p, "x"); got != "b1" {
 		t.Errorf("after SetBackends(b1): %s", got)
