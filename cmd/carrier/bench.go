@@ -37,6 +37,7 @@ carrier-bench ("go run ./cmd/carrier-bench --help" in the source tree).`,
   carrier bench latency --count 1000 --json`,
 	}
 	var servers []string
+	var proto string
 	env := benchcmd.Env{
 		Prog:   "carrier bench",
 		Stdout: a.stdout,
@@ -44,11 +45,14 @@ carrier-bench ("go run ./cmd/carrier-bench --help" in the source tree).`,
 		TargetFlags: func(fs *pflag.FlagSet) {
 			fs.StringSliceVar(&servers, "server", []string{defaultServer},
 				"the cluster's nodes: URLs or host:port, comma-separated (env CARRIER_SERVER)")
+			fs.StringVar(&proto, "protocol", protoCarrier, "what the clients speak: carrier.v1 (/v1/ws, the Go client) or socketio (/socket.io/ over WebSocket)")
 		},
 		TargetHelp: `It runs against the running cluster at --server (default ` + defaultServer + `
-or $CARRIER_SERVER) and starts nothing.`,
+or $CARRIER_SERVER) and starts nothing. With --protocol socketio the clients
+are socket.io sockets (WebSocket transport): a publish is an emit with an
+ack, a tail a socket with no group, a consumer a socket in the group.`,
 		ExampleTargets: [2]string{"--server 127.0.0.1:7430,127.0.0.1:7440,127.0.0.1:7450", ""},
-		Open:           func(ctx context.Context) (bench.Target, error) { return openRunning(ctx, servers) },
+		Open:           func(ctx context.Context) (bench.Target, error) { return openRunning(ctx, servers, proto) },
 		Usage: func(cmd *cobra.Command, err error) error {
 			return usageError{err: err, path: cmd.CommandPath()}
 		},
@@ -58,12 +62,21 @@ or $CARRIER_SERVER) and starts nothing.`,
 	return cmd
 }
 
+// The protocols "carrier bench" drives a cluster with (--protocol).
+const (
+	protoCarrier  = "carrier.v1"
+	protoSocketIO = "socketio"
+)
+
 // openRunning is the target of "carrier bench": the nodes at servers, each
 // asked for the cluster's status first so that a wrong address fails at
-// once with a message saying what to check.
-func openRunning(ctx context.Context, servers []string) (bench.Target, error) {
+// once with a message saying what to check, reached over proto.
+func openRunning(ctx context.Context, servers []string, proto string) (bench.Target, error) {
 	if len(servers) == 0 {
 		return nil, errors.New("--server names no node")
+	}
+	if proto != protoCarrier && proto != protoSocketIO {
+		return nil, fmt.Errorf("--protocol %q: want %s or %s", proto, protoCarrier, protoSocketIO)
 	}
 	urls := make([]string, len(servers))
 	for i, s := range servers {
@@ -83,7 +96,11 @@ func openRunning(ctx context.Context, servers []string) (bench.Target, error) {
 		}
 		urls[i] = u
 	}
-	return bench.NewCarrierTarget(urls, nil, nil), nil
+	ct := bench.NewCarrierTarget(urls, nil, nil)
+	if proto == protoSocketIO {
+		return bench.NewCarrierSocketIO(ct, nil, nil), nil
+	}
+	return ct, nil
 }
 
 // movedCmd answers the benchmarks that moved to carrier-bench with where
