@@ -134,6 +134,26 @@ func (s sioTail) Next(ctx context.Context) ([]byte, error) {
 
 func (s sioTail) Close() error { return s.c.Close() }
 
+// IdleSockets opens k sockets to the first server, each joined to the
+// namespace of stream as a tail, and returns what closes them.
+func (t *SocketIOTarget) IdleSockets(ctx context.Context, stream string, k int) (func(), error) {
+	var cs []*sioConn
+	closeAll := func() {
+		for _, c := range cs {
+			_ = c.Close()
+		}
+	}
+	for range k {
+		c, err := t.dial(ctx, 0, stream, nil, false)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("idle socket %d: %w", len(cs)+1, err)
+		}
+		cs = append(cs, c)
+	}
+	return closeAll, nil
+}
+
 // PIDs implements Target.
 func (t *SocketIOTarget) PIDs() []int {
 	if t.pids == nil {

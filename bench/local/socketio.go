@@ -114,3 +114,23 @@ func stopNode(cmd *exec.Cmd) error {
 	}
 	return nil
 }
+
+// socketIOIdler is a socket.io target that can open idle sockets
+// (bench.SocketIOTarget, bench.CarrierSocketIO).
+type socketIOIdler interface {
+	IdleSockets(ctx context.Context, stream string, k int) (func(), error)
+	PIDs() []int
+}
+
+// IdleSocketIOMemory is IdleConnMemory with socket.io sockets: k sockets
+// (WebSocket transport, each joined to the namespace /bench-idle as a tail)
+// to the first server of t, whose process is t.PIDs()[0].
+func IdleSocketIOMemory(ctx context.Context, t socketIOIdler, k int) (bench.ConnMemory, error) {
+	pids := t.PIDs()
+	if len(pids) == 0 {
+		return bench.ConnMemory{}, errors.New("idle sockets: the server's process is not known")
+	}
+	return idleMemory(ctx, pids[0], k, func(ctx context.Context) (func(), error) {
+		return t.IdleSockets(ctx, "bench-idle", k)
+	})
+}

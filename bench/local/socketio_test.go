@@ -39,6 +39,9 @@ func TestSocketIORefSmoke(t *testing.T) {
 	if err != nil || fan.Published == 0 || fan.Deliveries != 3*fan.Published {
 		t.Errorf("fanout: %+v, %v; want 3 deliveries per publish", fan, err)
 	}
+	if m, err := IdleSocketIOMemory(ctx, ref, 20); err != nil || m.Conns != 20 || m.RSSAfter <= 0 {
+		t.Errorf("idle sockets: %+v, %v", m, err)
+	}
 	if _, err := ref.NewConsumer(ctx, 0, "bench-consume", "g"); err == nil {
 		t.Error("the reference server has no consumer groups, NewConsumer must fail")
 	}

@@ -152,13 +152,22 @@ type ownedView struct {
 
 func (v ownedView) Close() error { return v.owner.Close() }
 
-// idleConns is fanout's memory reading, on Carrier clusters only.
+// idleConns is fanout's memory reading: carrier.v1 connections to a
+// Carrier cluster, socket.io sockets to Carrier or the reference server;
+// none on the JetStream targets.
 func idleConns(ctx context.Context, t bench.Target, k int) (*bench.ConnMemory, error) {
-	ct, ok := t.(*local.Carrier)
-	if !ok {
+	var m bench.ConnMemory
+	var err error
+	switch t := t.(type) {
+	case *local.Carrier:
+		m, err = local.IdleConnMemory(ctx, t, k)
+	case *bench.CarrierSocketIO:
+		m, err = local.IdleSocketIOMemory(ctx, t, k)
+	case *bench.SocketIOTarget:
+		m, err = local.IdleSocketIOMemory(ctx, t, k)
+	default:
 		return nil, nil
 	}
-	m, err := local.IdleConnMemory(ctx, ct, k)
 	if err != nil {
 		return nil, err
 	}
