@@ -14,6 +14,7 @@ import (
 
 	"github.com/carriermq/carrier/cluster"
 	"github.com/carriermq/carrier/gateway/carrierv1"
+	"github.com/carriermq/carrier/gateway/engineio"
 	"github.com/carriermq/carrier/gateway/session"
 	"github.com/carriermq/carrier/gateway/ws"
 	"github.com/carriermq/carrier/protocol"
@@ -49,6 +50,7 @@ type Gateway struct {
 	sessions      *session.Manager // every client session, whatever its protocol
 	v1            *carrierv1.Codec // the carrier.v1 codec, shared by its sessions
 	upgrader      *ws.Upgrader     // carrier.v1 over WebSocket (/v1/ws)
+	eio           *engineio.Server // socket.io over Engine.IO (/socket.io/)
 	mux           http.Handler
 	unobserve     func()
 	unobserveOnce sync.Once
@@ -66,6 +68,7 @@ func New(b Backend, cfg Config) (*Gateway, error) {
 	g.v1 = carrierv1.New(cfg.limits())
 	g.upgrader = ws.NewUpgrader(ws.Config{Subprotocol: protocol.Subprotocol, MaxFrameBytes: cfg.MaxFrameBytes,
 		Idle: cfg.PingInterval + cfg.PongWait, Error: g.upgradeError})
+	g.eio = g.newEngineIO()
 	g.mux = g.buildMux()
 	g.unobserve = b.Observe(g.sessions.Hub())
 	return g, nil
