@@ -32,7 +32,7 @@ func (g *Gateway) newEngineIO() *engineio.Server {
 }
 
 // handleSocketIO serves /socket.io/: the Engine.IO handshake, polls, posts
-// and WebSocket upgrades.
+// and WebSocket upgrades, through the sid router (socketio_route.go).
 func (g *Gateway) handleSocketIO(w http.ResponseWriter, r *http.Request) {
-	g.eio.ServeHTTP(w, r)
+	g.sio.ServeHTTP(w, r)
 }
