@@ -72,3 +72,33 @@ func TestCarrierSocketIOSmoke(t *testing.T) {
 		t.Errorf("idle sockets: %+v, %v", m, err)
 	}
 }
+
+// TestCompareSocketIOQuick runs "carrier-bench socketio --quick" and checks
+// the shape: one session per system, a summary row each with every figure.
+func TestCompareSocketIOQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the benchmark smoke tests start clusters")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node not found on PATH: the reference socket.io server needs Node.js 20+")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	res, err := CompareSocketIO(ctx, SocketIOCompareConfig{Bin: carrierBin, Dir: "../../" + DefaultSocketIODir, Quick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sessions) != 2 || len(res.Summary) != 2 {
+		t.Fatalf("%d sessions, %d summary rows; want 2 and 2", len(res.Sessions), len(res.Summary))
+	}
+	for _, s := range res.Summary {
+		if s.DeliveriesPerSec <= 0 || s.PublishPerSec <= 0 || s.PeakRSSMiB <= 0 {
+			t.Errorf("summary %+v: a figure is missing", s)
+		}
+	}
+	for _, s := range res.Sessions {
+		if s.Fanout.Deliveries != int64(res.Subscribers)*s.Fanout.Published || s.Idle.Conns != res.IdleConns {
+			t.Errorf("session %s: %d deliveries of %d × %d, %d idle sockets", s.System, s.Fanout.Deliveries, s.Fanout.Published, res.Subscribers, s.Idle.Conns)
+		}
+	}
+}
