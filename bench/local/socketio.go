@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/carriermq/carrier/bench"
+	"github.com/carriermq/carrier/test/nodejs"
 )
 
 // Targets of the socket.io workloads (carrier-bench --target).
@@ -72,12 +73,10 @@ func npmCI(ctx context.Context, dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io")); err == nil {
 		return nil
 	}
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("npm ci in %s (the reference socket.io server needs Node.js 20+ and npm): %w\n%s", dir, err, out)
+	if why := nodejs.Missing(ctx); why != "" {
+		return fmt.Errorf("the reference socket.io server: %s", why)
 	}
-	return nil
+	return nodejs.CI(ctx, dir)
 }
 
 // listeningURL reads the server's "listening <url>" line, within 30 s.

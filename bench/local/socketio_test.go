@@ -2,12 +2,20 @@ package local
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/carriermq/carrier/bench"
+	"github.com/carriermq/carrier/test/nodejs"
 )
+
+// needNode skips t, saying why, when the reference server cannot run.
+func needNode(ctx context.Context, t *testing.T) {
+	t.Helper()
+	if why := nodejs.Missing(ctx); why != "" {
+		t.Skip(why + ": the reference socket.io server did not run")
+	}
+}
 
 // TestSocketIORefSmoke runs the socket.io publish and fan-out workloads
 // briefly against the reference socket.io server and checks the counts
@@ -16,13 +24,9 @@ func TestSocketIORefSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the benchmark smoke tests start servers")
 	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found on PATH: the reference socket.io server needs Node.js 20+", tool)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	needNode(ctx, t)
 	ref, err := StartSocketIORef(ctx, "../../"+DefaultSocketIODir)
 	if err != nil {
 		t.Fatal(err)
@@ -79,11 +83,9 @@ func TestCompareSocketIOQuick(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the benchmark smoke tests start clusters")
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not found on PATH: the reference socket.io server needs Node.js 20+")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	needNode(ctx, t)
 	res, err := CompareSocketIO(ctx, SocketIOCompareConfig{Bin: carrierBin, Dir: "../../" + DefaultSocketIODir, Quick: true})
 	if err != nil {
 		t.Fatal(err)

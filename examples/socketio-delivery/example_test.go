@@ -16,20 +16,18 @@ import (
 	"time"
 
 	clustertest "github.com/carriermq/carrier/test/cluster"
+	"github.com/carriermq/carrier/test/nodejs"
 )
 
 func TestExample(t *testing.T) {
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found on PATH: the socket.io example did not run; install Node.js 20 or newer", tool)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	if why := nodejs.Missing(ctx); why != "" {
+		t.Skip(why + ": the socket.io example did not run")
+	}
 	url := startCarrier(ctx, t)
-	npm := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	if out, err := npm.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci: %v\n%s", err, out)
+	if err := nodejs.CI(ctx, "."); err != nil {
+		t.Fatal(err)
 	}
 	env := append(os.Environ(), "CARRIER_URL="+url, "RUN=test")
 	driver := startNode(ctx, t, env, "driver.mjs", "3")

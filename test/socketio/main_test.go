@@ -6,18 +6,14 @@
 package socketio_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	clustertest "github.com/carriermq/carrier/test/cluster"
+	"github.com/carriermq/carrier/test/nodejs"
 )
 
 var (
@@ -38,35 +34,17 @@ func TestMain(m *testing.M) {
 
 // prepareNode checks for Node.js 20+ and npm and installs the locked
 // packages (socket.io-client, and the reference socket.io server); it
-// returns why it could not, or "".
+// returns why the Node programs cannot run, or "". With Node present, a
+// failing install fails the run.
 func prepareNode(ctx context.Context) string {
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return tool + " not found on PATH: install Node.js 20 or newer to run the socket.io tests"
-		}
+	if why := nodejs.Missing(ctx); why != "" {
+		return why + " to run the socket.io tests"
 	}
-	out, err := exec.CommandContext(ctx, "node", "--version").Output()
-	if v := strings.TrimSpace(string(out)); err != nil || !atLeast20(v) {
-		return fmt.Sprintf("node %q (%v) is not Node.js 20 or newer", v, err)
-	}
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	var b bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &b, &b
-	if err := cmd.Run(); err != nil {
-		// Not a skip: with Node present, a failing install is a failure.
-		fmt.Fprintf(os.Stderr, "socket.io tests: npm ci: %v\n%s", err, b.String())
+	if err := nodejs.CI(ctx, "."); err != nil {
+		fmt.Fprintln(os.Stderr, "socket.io tests:", err)
 		os.Exit(1)
 	}
 	return ""
-}
-
-func atLeast20(v string) bool {
-	m := regexp.MustCompile(`^v(\d+)\.`).FindStringSubmatch(v)
-	if m == nil {
-		return false
-	}
-	major, err := strconv.Atoi(m[1])
-	return err == nil && major >= 20
 }
 
 // needNode skips t, saying why, when the Node programs cannot run.
