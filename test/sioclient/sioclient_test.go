@@ -4,69 +4,13 @@
 package sioclient_test
 
 import (
-	"bytes"
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/carriermq/carrier/test/npmtest"
 )
 
-// TestSocketIOClient runs `npm ci` and `npm test` here with CARRIER_BIN set
-// to a carrier built from this tree. It skips, saying why, only when Node
-// 20+ or npm is missing.
+// TestSocketIOClient runs `npm ci` and `npm test` here (see npmtest.Run).
 func TestSocketIOClient(t *testing.T) {
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found on PATH: the socket.io client tests (test/sioclient) did not run; install Node.js 20 or newer", tool)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "node", "--version").Output(); err != nil {
-		t.Fatalf("node --version: %v", err)
-	} else if v := strings.TrimSpace(string(out)); !nodeAtLeast20(v) {
-		t.Skipf("node %s is older than 20: the socket.io client tests (test/sioclient) did not run", v)
-	}
-	bin := filepath.Join(t.TempDir(), "carrier")
-	run(ctx, t, "../..", nil, "go", "build", "-o", bin, "./cmd/carrier")
-	run(ctx, t, ".", nil, "npm", "ci", "--no-audit", "--no-fund")
-	out := run(ctx, t, ".", []string{"CARRIER_BIN=" + bin}, "npm", "test")
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "# pass") || strings.HasPrefix(line, "# fail") || strings.HasPrefix(line, "# duration_ms") {
-			t.Log(line)
-		}
-	}
-}
-
-// run runs name args in dir and returns its output; it fails the test with
-// that output when the command fails.
-func run(ctx context.Context, t *testing.T, dir string, env []string, name string, args ...string) string {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	start := time.Now()
-	err := cmd.Run()
-	t.Logf("%s %s: %v", name, strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
-	}
-	return out.String()
-}
-
-func nodeAtLeast20(version string) bool {
-	m := regexp.MustCompile(`^v(\d+)\.`).FindStringSubmatch(version)
-	if m == nil {
-		return false
-	}
-	major, err := strconv.Atoi(m[1])
-	return err == nil && major >= 20
+	npmtest.Run(t, "the socket.io client tests (test/sioclient)", "../..", 8*time.Minute)
 }
