@@ -103,10 +103,13 @@ func TestSocketIOPolling(t *testing.T) {
 	if p := vendor.await("group delivery", prefixed("42/orders,")); p != `42/orders,1["pickup",{"order":7},"fast","1"]` {
 		t.Errorf("group delivery %q", p)
 	}
+	if _, body := httpDo(t, "GET", s.ts.URL+"/v1/queues/orders/groups/acme-widgets", ""); !strings.Contains(body, `"unacked":1`) {
+		t.Errorf("before the ack: %s", body)
+	}
 	vendor.send(`43/orders,1[]`)
 	waitFor(t, "the delivery acked", func() error {
 		_, body := httpDo(t, "GET", s.ts.URL+"/v1/queues/orders/groups/acme-widgets", "")
-		if !strings.Contains(body, `"pending":0`) {
+		if !strings.Contains(body, `"unacked":0`) {
 			return fmt.Errorf("group: %s", body)
 		}
 		return nil
