@@ -197,9 +197,13 @@ func (rt *Router) failed(uw *upgradeWriter, node string) func(http.ResponseWrite
 			return
 		}
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.As(err, &tooLarge):
 			http.Error(w, "Payload Too Large", http.StatusRequestEntityTooLarge)
 			return
+		case errors.Is(r.Context().Err(), context.Canceled):
+			rt.log.Debug("client gone during a forward", "node", node, "err", err)
+			return // nobody to answer
 		}
 		rt.log.Info("forward to the session's node failed: unknown session", "node", node, "err", err)
 		unknownSession(w, r)
