@@ -26,6 +26,7 @@ func (g *Gateway) newEngineIO() *engineio.Server {
 				return nil, e
 			}
 			s.SetPingInterval(sc.PingInterval)
+			s.SetMaxFrameBytes(sc.MaxPayload)
 			return s, nil
 		},
 	})

@@ -247,10 +247,20 @@ func TestSocketIOBadInputCloses(t *testing.T) {
 	// Oversize: a POST over maxPayload is 413 and ends the session; a
 	// WebSocket message over it is closed with 1009.
 	c := eioHandshake(t, s.ts.URL)
+	c.connectNsp("/", "")
 	if status, _ := c.post("4" + strings.Repeat("x", 5000)); status != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversize POST: %d, want 413", status)
 	}
-	c.await("close after oversize", func(p string) bool { return p == "1" })
+	var tooLarge string
+	c.await("the close after oversize", func(p string) bool {
+		if strings.Contains(p, `"code":"frame_too_large"`) {
+			tooLarge = p
+		}
+		return p == "1"
+	})
+	if !strings.Contains(tooLarge, "limited to 4096 bytes") {
+		t.Errorf("oversize POST: error event %q, want frame_too_large naming maxPayload", tooLarge)
+	}
 	w := eioWebSocket(t, s.ts.URL)
 	w.send("4" + strings.Repeat("x", 5000))
 	if err := awaitWSClose(w.ws); err != nil && !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {

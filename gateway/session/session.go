@@ -38,6 +38,7 @@ type Session struct {
 	writers    sync.WaitGroup // the writer goroutine, while one runs
 	pingTimer  *time.Timer    // set by Serve; marks a ping due every pingEvery
 	pingEvery  time.Duration  // Config.PingInterval unless SetPingInterval
+	maxFrame   int64          // Config.MaxFrameBytes unless SetMaxFrameBytes: what frame_too_large names
 	closed     bool           // reader only: a protocol error closed the session
 
 	spawnMu  sync.Mutex
@@ -62,7 +63,7 @@ func (m *Manager) newSession(codec Codec) *Session {
 	s := &Session{m: m, num: num, codec: codec, out: newOutbound(m.cfg.OutboundBytes),
 		ctx: ctx, cancel: cancel, reqs: make(chan struct{}, m.cfg.MaxRequests),
 		readerDone: make(chan struct{}), subs: map[string]subscription{}, lanes: map[string]*lane{},
-		pingEvery: m.cfg.PingInterval}
+		pingEvery: m.cfg.PingInterval, maxFrame: m.cfg.MaxFrameBytes}
 	s.out.startWriter = s.startWriter
 	return s
 }
@@ -79,6 +80,11 @@ func (s *Session) logger() *slog.Logger { return s.m.log.With("conn", s.num) }
 // Config.PingInterval (a protocol that announces its own interval, as
 // Engine.IO does). Call it before Serve.
 func (s *Session) SetPingInterval(d time.Duration) { s.pingEvery = d }
+
+// SetMaxFrameBytes tells the session the size limit its transport
+// enforces, when it is not Config.MaxFrameBytes (Engine.IO's maxPayload),
+// so that a frame_too_large error names it. Call it before Serve.
+func (s *Session) SetMaxFrameBytes(n int64) { s.maxFrame = n }
 
 // Serve runs the session over t until it ends, then forgets it. Call it
 // once, from the goroutine that is to be the session's reader.
@@ -213,7 +219,7 @@ func (s *Session) receive(m Inbound) {
 // frameTooLarge says why and closes, then drains what the client still
 // sends until it answers the close or CloseGrace passes.
 func (s *Session) frameTooLarge() {
-	e := apierr.Errorf(protocol.CodeFrameTooLarge, "frames are limited to %d bytes", s.m.cfg.MaxFrameBytes)
+	e := apierr.Errorf(protocol.CodeFrameTooLarge, "frames are limited to %d bytes", s.maxFrame)
 	s.out.close(false, errorReply("", "", e), CloseTooLarge)
 	s.t.Drain(time.Now().Add(s.m.cfg.CloseGrace))
 }
