@@ -260,6 +260,14 @@ func (g *gossip) snapshot() []peer {
 	return out
 }
 
+// peer returns the peer named name, this node included, if gossip knows it.
+func (g *gossip) peer(name string) (peer, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p, ok := g.peers[name]
+	return p, ok
+}
+
 // leave broadcasts this node's departure and stops gossip. Safe to call
 // once. A leave broadcast nobody acknowledged in time (every peer is down,
 // as when a whole cluster stops) is logged, not returned: the peers that

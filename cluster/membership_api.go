@@ -180,15 +180,24 @@ func (n *Node) LeaveGossip() error {
 // known and alive in gossip.
 func (n *Node) LeaderAPIAddress() (string, bool) {
 	_, leader := n.group.raft.LeaderWithID()
-	if leader == "" || n.members == nil {
+	if leader == "" {
 		return "", false
 	}
-	for _, p := range n.members.gossip.snapshot() {
-		if p.Name == string(leader) && p.State == "alive" && p.Meta.APIAddr != "" {
-			return p.Meta.APIAddr, true
-		}
+	return n.MemberAPIAddress(string(leader))
+}
+
+// MemberAPIAddress is the API address node id gossips, if gossip knows id
+// and sees it alive; false for a node that failed, left or was never seen,
+// and on a node without gossip. Safe for concurrent use; it does not block.
+func (n *Node) MemberAPIAddress(id string) (string, bool) {
+	if n.members == nil {
+		return "", false
 	}
-	return "", false
+	p, ok := n.members.gossip.peer(id)
+	if !ok || p.State != "alive" || p.Meta.APIAddr == "" {
+		return "", false
+	}
+	return p.Meta.APIAddr, true
 }
 
 // GossipAddress is the address other nodes join this node's gossip at, or

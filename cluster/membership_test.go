@@ -161,6 +161,27 @@ func TestBootstrapExpectFormsOneCluster(t *testing.T) {
 	}
 }
 
+func TestMemberAPIAddress(t *testing.T) {
+	c := newTestCluster(t)
+	c.startThree()
+	n1 := c.nodes["n1"]
+	for _, id := range []string{"n1", "n2", "n3"} {
+		if got, ok := n1.MemberAPIAddress(id); !ok || got != "http://"+id+".test" {
+			t.Errorf("MemberAPIAddress(%s) = %q, %v; want its address", id, got, ok)
+		}
+	}
+	if got, ok := n1.MemberAPIAddress("n9"); ok {
+		t.Errorf("MemberAPIAddress(n9) = %q, true; want false for a node never seen", got)
+	}
+	c.stop("n3")
+	waitFor(t, "n3 gone from n1's gossip", func() error {
+		if got, ok := n1.MemberAPIAddress("n3"); ok {
+			return fmt.Errorf("still %q", got)
+		}
+		return nil
+	})
+}
+
 // readIDsQuiet is readIDs for polling: a missing queue is an empty list.
 func readIDsQuiet(n *Node, q string) []string {
 	var ids []string

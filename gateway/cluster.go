@@ -29,6 +29,9 @@ type ClusterAdmin interface {
 	LeaveGossip() error
 	// LeaderAPIAddress is the leader's API base URL, when gossip knows it.
 	LeaderAPIAddress() (string, bool)
+	// MemberAPIAddress is node id's API base URL while gossip sees it
+	// alive (the socket.io router forwards a session's requests there).
+	MemberAPIAddress(id string) (string, bool)
 	// SafeToStop says whether stopping member keeps a quorum of caught-up
 	// voters; ErrNotLeader on a follower, ErrUnknownMember for an id not in
 	// the configuration.

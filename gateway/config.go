@@ -41,6 +41,9 @@ type Config struct {
 	CloseGrace     time.Duration // how long a close handshake may take
 	RequestTimeout time.Duration // one proposal
 
+	// SocketIO sets up the socket.io endpoint (/socket.io/).
+	SocketIO SocketIOConfig
+
 	// HTTP server settings used by NewHTTPServer.
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration // whole request, not WebSockets (cleared on upgrade)
@@ -53,6 +56,20 @@ type Config struct {
 	LeaderClient *http.Client
 
 	Logger *slog.Logger
+}
+
+// SocketIOConfig sets up socket.io (Engine.IO v4, Socket.IO v5) at
+// /socket.io/. Its sessions count against MaxConnections like WebSockets.
+type SocketIOConfig struct {
+	// DefaultQueue is the queue of the main namespace "/".
+	DefaultQueue string
+	PingInterval time.Duration // announced to clients; the server pings this often
+	PingTimeout  time.Duration // no pong this long after a ping closes the session
+	MaxPayload   int64         // largest POST body or WebSocket message a client may send
+	MaxSessions  int           // Engine.IO sessions per gateway
+	// NewSID makes Engine.IO session ids; nil: random ones. A router that
+	// sends each request to the node owning its session puts the node in them.
+	NewSID func() (string, error)
 }
 
 // DefaultConfig returns the documented defaults (docs/protocol.md, "Limits").
@@ -77,6 +94,8 @@ func DefaultConfig() Config {
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
+		SocketIO: SocketIOConfig{DefaultQueue: "socketio", PingInterval: 25 * time.Second,
+			PingTimeout: 20 * time.Second, MaxPayload: 1e6, MaxSessions: 10000},
 	}
 }
 
@@ -101,6 +120,13 @@ func (c Config) withDefaults() Config {
 	fill(&c.ReadTimeout, d.ReadTimeout)
 	fill(&c.IdleTimeout, d.IdleTimeout)
 	fill(&c.MaxHeaderBytes, d.MaxHeaderBytes)
+	fill(&c.SocketIO.PingInterval, d.SocketIO.PingInterval)
+	fill(&c.SocketIO.PingTimeout, d.SocketIO.PingTimeout)
+	fill(&c.SocketIO.MaxPayload, d.SocketIO.MaxPayload)
+	fill(&c.SocketIO.MaxSessions, d.SocketIO.MaxSessions)
+	if c.SocketIO.DefaultQueue == "" {
+		c.SocketIO.DefaultQueue = d.SocketIO.DefaultQueue
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -126,12 +152,17 @@ func (c Config) validate() error {
 		{"WriteTimeout", int64(c.WriteTimeout)}, {"PingInterval", int64(c.PingInterval)},
 		{"PongWait", int64(c.PongWait)}, {"CloseGrace", int64(c.CloseGrace)},
 		{"RequestTimeout", int64(c.RequestTimeout)},
+		{"SocketIO.PingInterval", int64(c.SocketIO.PingInterval)}, {"SocketIO.PingTimeout", int64(c.SocketIO.PingTimeout)},
+		{"SocketIO.MaxPayload", c.SocketIO.MaxPayload}, {"SocketIO.MaxSessions", int64(c.SocketIO.MaxSessions)},
 	}
 	var errs []error
 	for _, n := range nums {
 		if n.v < 0 {
 			errs = append(errs, fmt.Errorf("gateway config: %s must not be negative", n.name))
 		}
+	}
+	if err := queue.ValidateName(c.SocketIO.DefaultQueue); err != nil {
+		errs = append(errs, fmt.Errorf("gateway config: SocketIO.DefaultQueue %q is not a queue name", c.SocketIO.DefaultQueue))
 	}
 	if c.MaxMessageBytes > c.MaxFrameBytes {
 		errs = append(errs, errors.New("gateway config: MaxMessageBytes exceeds MaxFrameBytes"))

@@ -14,7 +14,9 @@ import (
 
 	"github.com/carriermq/carrier/cluster"
 	"github.com/carriermq/carrier/gateway/carrierv1"
+	"github.com/carriermq/carrier/gateway/engineio"
 	"github.com/carriermq/carrier/gateway/session"
+	"github.com/carriermq/carrier/gateway/sioroute"
 	"github.com/carriermq/carrier/gateway/ws"
 	"github.com/carriermq/carrier/protocol"
 	"github.com/carriermq/carrier/queue"
@@ -49,6 +51,8 @@ type Gateway struct {
 	sessions      *session.Manager // every client session, whatever its protocol
 	v1            *carrierv1.Codec // the carrier.v1 codec, shared by its sessions
 	upgrader      *ws.Upgrader     // carrier.v1 over WebSocket (/v1/ws)
+	eio           *engineio.Server // socket.io over Engine.IO (/socket.io/)
+	sio           *sioroute.Router // in front of eio: sessions of other nodes go there
 	mux           http.Handler
 	unobserve     func()
 	unobserveOnce sync.Once
@@ -66,6 +70,9 @@ func New(b Backend, cfg Config) (*Gateway, error) {
 	g.v1 = carrierv1.New(cfg.limits())
 	g.upgrader = ws.NewUpgrader(ws.Config{Subprotocol: protocol.Subprotocol, MaxFrameBytes: cfg.MaxFrameBytes,
 		Idle: cfg.PingInterval + cfg.PongWait, Error: g.upgradeError})
+	if err := g.startSocketIO(); err != nil {
+		return nil, err
+	}
 	g.mux = g.buildMux()
 	g.unobserve = b.Observe(g.sessions.Hub())
 	return g, nil
@@ -82,6 +89,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // and ctx's error is returned.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	err := g.sessions.Shutdown(ctx)
+	g.sio.Close()
 	g.unobserveOnce.Do(g.unobserve)
 	if err != nil {
 		return fmt.Errorf("gateway shutdown: %w", err)

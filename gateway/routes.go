@@ -23,6 +23,8 @@ func (g *Gateway) routes() []route {
 		{http.MethodGet, "/readyz", g.handleReadyz},
 		{http.MethodGet, "/metrics", g.handleMetrics},
 		{http.MethodGet, "/v1/ws", g.handleWebSocket},
+		{http.MethodGet, "/socket.io/", g.handleSocketIO},
+		{http.MethodPost, "/socket.io/", g.handleSocketIO},
 		{http.MethodGet, "/v1/cluster", g.handleCluster},
 		{http.MethodPost, "/v1/cluster/members", g.handleAddMember},
 		{http.MethodPost, "/v1/cluster/members/{id}/remove", g.handleRemoveMember},

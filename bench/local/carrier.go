@@ -72,31 +72,46 @@ func (t *Carrier) pids() []int {
 // second after the last one connected, for the node to settle), and closes
 // them.
 func IdleConnMemory(ctx context.Context, t *Carrier, k int) (bench.ConnMemory, error) {
-	if k < 1 {
-		return bench.ConnMemory{}, errors.New("idle connections: at least one connection")
-	}
 	url := t.NodeURLs()[0]
 	pid, ok := pidWithArg(t.c.Nodes()[0].DataDir)
 	if !ok {
 		return bench.ConnMemory{}, errors.New("idle connections: node 0's process not found")
 	}
+	return idleMemory(ctx, pid, k, func(ctx context.Context) (func(), error) {
+		var cls []*client.Client
+		closeAll := func() {
+			for _, cl := range cls {
+				_ = cl.Close()
+			}
+		}
+		for range k {
+			cl, err := client.Dial(ctx, []string{url}, client.Options{})
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("idle connection %d: %w", len(cls)+1, err)
+			}
+			cls = append(cls, cl)
+		}
+		return closeAll, nil
+	})
+}
+
+// idleMemory reads pid's VmRSS, opens k connections with open, reads it
+// again a second after the last one connected (for the process to settle)
+// and closes them.
+func idleMemory(ctx context.Context, pid, k int, open func(context.Context) (func(), error)) (bench.ConnMemory, error) {
+	if k < 1 {
+		return bench.ConnMemory{}, errors.New("idle connections: at least one connection")
+	}
 	before, _, err := memory(pid)
 	if err != nil {
 		return bench.ConnMemory{}, err
 	}
-	var cls []*client.Client
-	defer func() {
-		for _, cl := range cls {
-			_ = cl.Close()
-		}
-	}()
-	for range k {
-		cl, err := client.Dial(ctx, []string{url}, client.Options{})
-		if err != nil {
-			return bench.ConnMemory{}, fmt.Errorf("idle connection %d: %w", len(cls)+1, err)
-		}
-		cls = append(cls, cl)
+	closeAll, err := open(ctx)
+	if err != nil {
+		return bench.ConnMemory{}, err
 	}
+	defer closeAll()
 	select {
 	case <-time.After(time.Second): // let the node's allocations settle; not synchronisation
 	case <-ctx.Done():

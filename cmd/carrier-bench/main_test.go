@@ -18,7 +18,7 @@ func runBench(args ...string) (string, string, error) {
 // every one documents itself, and bad command lines fail as usage errors
 // before anything is built or started.
 func TestHelpAndUsage(t *testing.T) {
-	for _, name := range []string{"compare", "failover", "publish", "latency", "e2e", "consume", "fanout"} {
+	for _, name := range []string{"compare", "failover", "socketio", "publish", "latency", "e2e", "consume", "fanout"} {
 		out, _, err := runBench(name, "--help")
 		if err != nil || !strings.Contains(out, "Usage:") || !strings.Contains(out, "Examples:") ||
 			!strings.Contains(out, "carrier-bench "+name) || !strings.Contains(out, "--carrier") {
@@ -32,7 +32,7 @@ func TestHelpAndUsage(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"failover", "--trials", "0"}, {"compare", "extra"}, {"publish", "--size", "0"},
-		{"compare", "--no-such-flag"}} {
+		{"compare", "--no-such-flag"}, {"socketio", "extra"}} {
 		_, _, err := runBench(args...)
 		var ue usageError
 		if !errors.As(err, &ue) {

@@ -21,6 +21,7 @@ import (
 type app struct {
 	stdout, stderr io.Writer
 	carrier        string // --carrier: the node binary ("" = build cmd/carrier)
+	socketIODir    string // --socketio-dir: refserver.mjs and its package.json
 
 	buildOnce sync.Once
 	built     string // the binary built for this run, and its dir
@@ -58,7 +59,8 @@ it returns. To measure a Carrier cluster that is already running, use
 		Stdout: a.stdout,
 		Stderr: a.stderr,
 		TargetFlags: func(fs *pflag.FlagSet) {
-			fs.StringVar(&target, "target", local.SysCarrier, "carrier, nats-always, nats-always-best, nats-default or nats-default-best")
+			fs.StringVar(&target, "target", local.SysCarrier, "carrier, nats-always, nats-always-best, nats-default, nats-default-best, carrier-socketio or socketio-ref")
+			fs.StringVar(&a.socketIODir, "socketio-dir", local.DefaultSocketIODir, "where refserver.mjs and its package.json are (socketio-ref)")
 			fs.StringVar(&drive, "nats-drive", "", `how nats.go drives JetStream: matched (nats-*), best (nats-*-best), or
 settings: placement=spread|leader|random, msgid, consume=messages|fetch|consume,
 batch=N, ack-nowait`)
@@ -69,13 +71,18 @@ fsync before every ack like Carrier) or nats-default (JetStream's periodic
 fsync). nats-always and nats-default are driven like Carrier (matched: the
 same connection placement, a message id on every publish, acks that wait for
 the server); their -best forms as nats.go's documentation recommends for
-throughput with the same guarantees; --nats-drive sets the drive itself.`,
+throughput with the same guarantees; --nats-drive sets the drive itself.
+carrier-socketio is the Carrier cluster driven over socket.io (/socket.io/,
+WebSocket, an emit with an ack per publish, a socket per tail), socketio-ref
+the reference socket.io server from npm (one Node process, in memory, node
+refserver.mjs in --socketio-dir, Node.js 20+) driven the same way: publish,
+latency and fanout run on both.`,
 		ExampleTargets: [2]string{"--target carrier", "--target nats-always"},
 		Open:           func(ctx context.Context) (bench.Target, error) { return a.startTarget(ctx, target, drive) },
 		Usage:          usage,
 		IdleConns:      idleConns,
 	}
-	root.AddCommand(a.compareCmd(), a.failoverCmd())
+	root.AddCommand(a.compareCmd(), a.failoverCmd(), a.socketIOCmd())
 	root.AddCommand(benchcmd.Commands(env)...)
 	return root
 }
@@ -83,6 +90,9 @@ throughput with the same guarantees; --nats-drive sets the drive itself.`,
 // startTarget starts the named target's 3-node cluster; drive, when set,
 // is the JetStream drive (--nats-drive).
 func (a *app) startTarget(ctx context.Context, name, drive string) (bench.Target, error) {
+	if name == local.SysCarrierSocketIO || name == local.SysSocketIORef {
+		return a.startSocketIO(ctx, name, drive)
+	}
 	if name == local.SysCarrier {
 		if drive != "" {
 			return nil, errors.New("--nats-drive is for the nats-* targets")
@@ -99,7 +109,7 @@ func (a *app) startTarget(ctx context.Context, name, drive string) (bench.Target
 		d = local.NATSBest
 	case local.SysNATSAlways, local.SysNATSDefault:
 	default:
-		return nil, fmt.Errorf("unknown --target %q (carrier, nats-always, nats-always-best, nats-default, nats-default-best)", name)
+		return nil, fmt.Errorf("unknown --target %q (carrier, nats-always, nats-always-best, nats-default, nats-default-best, carrier-socketio, socketio-ref)", name)
 	}
 	if drive != "" {
 		var err error
@@ -118,6 +128,21 @@ func (a *app) startTarget(ctx context.Context, name, drive string) (bench.Target
 	return ownedView{t.WithDrive(d), t}, nil
 }
 
+// startSocketIO starts a target of the socket.io workloads.
+func (a *app) startSocketIO(ctx context.Context, name, drive string) (bench.Target, error) {
+	if drive != "" {
+		return nil, errors.New("--nats-drive is for the nats-* targets")
+	}
+	if name == local.SysSocketIORef {
+		return local.StartSocketIORef(ctx, a.socketIODir)
+	}
+	bin, err := a.carrierBin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return local.StartCarrierSocketIO(ctx, bin, "")
+}
+
 // ownedView is a NATSTarget view with another drive that stops the cluster
 // it views on Close.
 type ownedView struct {
@@ -127,13 +152,22 @@ type ownedView struct {
 
 func (v ownedView) Close() error { return v.owner.Close() }
 
-// idleConns is fanout's memory reading, on Carrier clusters only.
+// idleConns is fanout's memory reading: carrier.v1 connections to a
+// Carrier cluster, socket.io sockets to Carrier or the reference server;
+// none on the JetStream targets.
 func idleConns(ctx context.Context, t bench.Target, k int) (*bench.ConnMemory, error) {
-	ct, ok := t.(*local.Carrier)
-	if !ok {
+	var m bench.ConnMemory
+	var err error
+	switch t := t.(type) {
+	case *local.Carrier:
+		m, err = local.IdleConnMemory(ctx, t, k)
+	case *bench.CarrierSocketIO:
+		m, err = local.IdleSocketIOMemory(ctx, t, k)
+	case *bench.SocketIOTarget:
+		m, err = local.IdleSocketIOMemory(ctx, t, k)
+	default:
 		return nil, nil
 	}
-	m, err := local.IdleConnMemory(ctx, ct, k)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,7 @@ carrier-bench ("go run ./cmd/carrier-bench --help" in the source tree).`,
 	}
 	var servers []string
 	var tlsFiles client.TLSFiles
+	var proto string
 	env := benchcmd.Env{
 		Prog:   "carrier bench",
 		Stdout: a.stdout,
@@ -47,11 +48,14 @@ carrier-bench ("go run ./cmd/carrier-bench --help" in the source tree).`,
 			fs.StringSliceVar(&servers, "server", []string{defaultServer},
 				"the cluster's nodes: URLs or host:port, comma-separated (env CARRIER_SERVER)")
 			tlsClientFlags(fs, &tlsFiles)
+			fs.StringVar(&proto, "protocol", protoCarrier, "what the clients speak: carrier.v1 (/v1/ws, the Go client) or socketio (/socket.io/ over WebSocket)")
 		},
 		TargetHelp: `It runs against the running cluster at --server (default ` + defaultServer + `
-or $CARRIER_SERVER) and starts nothing.`,
+or $CARRIER_SERVER) and starts nothing. With --protocol socketio the clients
+are socket.io sockets (WebSocket transport): a publish is an emit with an
+ack, a tail a socket with no group, a consumer a socket in the group.`,
 		ExampleTargets: [2]string{"--server 127.0.0.1:7430,127.0.0.1:7440,127.0.0.1:7450", ""},
-		Open:           func(ctx context.Context) (bench.Target, error) { return openRunning(ctx, servers, tlsFiles) },
+		Open:           func(ctx context.Context) (bench.Target, error) { return openRunning(ctx, servers, proto, tlsFiles) },
 		Usage: func(cmd *cobra.Command, err error) error {
 			return usageError{err: err, path: cmd.CommandPath()}
 		},
@@ -61,16 +65,28 @@ or $CARRIER_SERVER) and starts nothing.`,
 	return cmd
 }
 
+// The protocols "carrier bench" drives a cluster with (--protocol).
+const (
+	protoCarrier  = "carrier.v1"
+	protoSocketIO = "socketio"
+)
+
 // openRunning is the target of "carrier bench": the nodes at servers, each
 // asked for the cluster's status first so that a wrong address fails at
-// once with a message saying what to check.
-func openRunning(ctx context.Context, servers []string, files client.TLSFiles) (bench.Target, error) {
+// once with a message saying what to check, reached over proto.
+func openRunning(ctx context.Context, servers []string, proto string, files client.TLSFiles) (bench.Target, error) {
 	if len(servers) == 0 {
 		return nil, errors.New("--server names no node")
+	}
+	if proto != protoCarrier && proto != protoSocketIO {
+		return nil, fmt.Errorf("--protocol %q: want %s or %s", proto, protoCarrier, protoSocketIO)
 	}
 	tc, err := tlsConfig(files)
 	if err != nil {
 		return nil, err
+	}
+	if tc != nil && proto == protoSocketIO {
+		return nil, errors.New("--protocol socketio does not speak TLS yet: bench a cluster without --tls-ca, or use carrier.v1")
 	}
 	var hc *http.Client
 	if tc != nil {
@@ -94,11 +110,14 @@ func openRunning(ctx context.Context, servers []string, files client.TLSFiles) (
 		}
 		urls[i] = u
 	}
-	t := bench.NewCarrierTarget(urls, nil, nil)
-	if tc != nil {
-		t.WithTLS(tc)
+	ct := bench.NewCarrierTarget(urls, nil, nil)
+	if proto == protoSocketIO {
+		return bench.NewCarrierSocketIO(ct, nil, nil), nil
 	}
-	return t, nil
+	if tc != nil {
+		ct.WithTLS(tc)
+	}
+	return ct, nil
 }
 
 // movedCmd answers the benchmarks that moved to carrier-bench with where

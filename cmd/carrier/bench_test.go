@@ -68,6 +68,12 @@ func checkBenchRunning(t *testing.T, ctx context.Context, env map[string]string)
 		{[]string{"fanout", "--subscribers", "2", "--duration", "500ms"}, &fanout, func() bool {
 			return fanout.Published > 0 && fanout.Deliveries == 2*fanout.Published
 		}},
+		{[]string{"publish", "--protocol", "socketio", "--publishers", "2", "--window", "16", "--duration", "500ms"}, &pub, func() bool {
+			return pub.Target == "carrier-socketio" && pub.Confirmed > 0 && pub.GroupCommit != nil
+		}},
+		{[]string{"fanout", "--protocol", "socketio", "--subscribers", "2", "--duration", "500ms"}, &fanout, func() bool {
+			return fanout.Target == "carrier-socketio" && fanout.Published > 0 && fanout.Deliveries == 2*fanout.Published
+		}},
 	}
 	for _, run := range runs {
 		args := append([]string{"bench"}, run.args...)

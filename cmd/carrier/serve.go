@@ -42,8 +42,9 @@ type serveFlags struct {
 	electionTimeout  time.Duration
 	gossipOn         bool // gossip runs: a cluster flag was given
 
-	storage storageFlags
-	tls     tlsFlags
+	storage  storageFlags
+	tls      tlsFlags
+	socketIO gateway.SocketIOConfig
 }
 
 // storageFlags tune the Raft log and snapshots on disk.
@@ -112,7 +113,18 @@ catches up), 1 for any other error.`,
 	clusterFlags(fl, f)
 	storageFlagSet(fl, &f.storage)
 	tlsFlagSet(fl, &f.tls)
+	socketIOFlagSet(fl, &f.socketIO)
 	return cmd
+}
+
+// socketIOFlagSet are the flags of the socket.io endpoint (/socket.io/).
+func socketIOFlagSet(fl *pflag.FlagSet, c *gateway.SocketIOConfig) {
+	d := gateway.DefaultConfig().SocketIO
+	fl.StringVar(&c.DefaultQueue, "socketio-default-queue", d.DefaultQueue, "queue of socket.io's main namespace \"/\"")
+	fl.DurationVar(&c.PingInterval, "socketio-ping-interval", d.PingInterval, "socket.io: the server pings every client this often")
+	fl.DurationVar(&c.PingTimeout, "socketio-ping-timeout", d.PingTimeout, "socket.io: a client that has not answered a ping after this long is disconnected")
+	fl.Int64Var(&c.MaxPayload, "socketio-max-payload", d.MaxPayload, "socket.io: largest HTTP POST body or WebSocket message a client may send, in bytes")
+	fl.IntVar(&c.MaxSessions, "socketio-max-sessions", d.MaxSessions, "socket.io sessions this node serves at most")
 }
 
 // storageFlagSet are the flags of the on-disk Raft state.
@@ -178,6 +190,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		ln.Close()
 		return errors.Join(err, closeNode(node))
 	}
+	gcfg.SocketIO = f.socketIO
 	gw, err := gateway.New(node, gcfg)
 	if err != nil {
 		ln.Close()

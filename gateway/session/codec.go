@@ -56,12 +56,20 @@ type Publish struct {
 
 // Subscribe starts a tail (Group empty, from Pos) or joins a consumer
 // group (Config: the group's settings should the Join create it).
+//
+// Events, when not empty, limits what the subscription delivers to messages
+// with one of those event names: a tail skips the others; a group member
+// acks them without sending them, so they never hold its in-flight slots.
+// AutoAck makes a group member ack each delivery once it has been written
+// to the transport (for clients that never ack).
 type Subscribe struct {
-	ID     string
-	Queue  string
-	Group  string
-	Pos    queue.Position
-	Config queue.GroupConfig
+	ID      string
+	Queue   string
+	Group   string
+	Pos     queue.Position
+	Config  queue.GroupConfig
+	Events  []string
+	AutoAck bool
 }
 
 // Unsubscribe ends subscription Sub; a group member leaves its group.
@@ -81,10 +89,13 @@ type Ack struct {
 }
 
 // Invalid is a message the codec could not accept; the session answers
-// with Err (paired with ID when the codec could read one).
+// with Err (paired with ID when the codec could read one). With Close, the
+// protocol ends the connection on such a message: the session queues the
+// error, then closes with CloseProtocolError and reads no more.
 type Invalid struct {
-	ID  string
-	Err *apierr.Error
+	ID    string
+	Err   *apierr.Error
+	Close bool
 }
 
 func (*Ping) command()        {}

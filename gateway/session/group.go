@@ -26,6 +26,8 @@ type groupSub struct {
 	group  string
 	member string
 	config queue.GroupConfig
+	filter eventFilter
+	auto   bool // AutoAck
 
 	opMu sync.Mutex
 
@@ -40,7 +42,8 @@ type groupSub struct {
 func (s *Session) newGroupSub(id string, cmd *Subscribe) *groupSub {
 	n := s.m.node
 	member := fmt.Sprintf("%s/%s/%d/%s", n.ID(), n.Session(), s.num, id)
-	return &groupSub{s: s, id: id, queue: cmd.Queue, group: cmd.Group, member: member, config: cmd.Config}
+	return &groupSub{s: s, id: id, queue: cmd.Queue, group: cmd.Group, member: member, config: cmd.Config,
+		filter: newEventFilter(cmd.Events), auto: cmd.AutoAck}
 }
 
 func (g *groupSub) joinCmd() queue.Join {
@@ -104,6 +107,9 @@ func (g *groupSub) deliver(ev *queue.Event) {
 		return
 	}
 	it := deliveryItem(&Delivery{Msg: ev.Message, Sub: g.id, Queue: g.queue, Group: g.group, Attempt: ev.Attempt})
+	if it.skip = !g.filter.match(ev.Message.Event); it.skip || g.auto {
+		it.ack = g
+	}
 	if !g.ready {
 		g.early = append(g.early, it)
 		g.earlyBytes += it.size

@@ -24,6 +24,8 @@ type item struct {
 	msg   *Delivery
 	close CloseReason
 	size  int64
+	ack   *groupSub // acked by the writer once written (AutoAck, or filtered out)
+	skip  bool      // filtered out: nothing is written
 }
 
 func replyItem(r *Reply) item { return item{reply: r, size: itemOverhead} }

@@ -36,7 +36,10 @@ type Session struct {
 	reqs       chan struct{} // a token per command in flight (MaxRequests)
 	readerDone chan struct{}
 	writers    sync.WaitGroup // the writer goroutine, while one runs
-	pingTimer  *time.Timer    // set by Serve; marks a ping due every PingInterval
+	pingTimer  *time.Timer    // set by Serve; marks a ping due every pingEvery
+	pingEvery  time.Duration  // Config.PingInterval unless SetPingInterval
+	maxFrame   int64          // Config.MaxFrameBytes unless SetMaxFrameBytes: what frame_too_large names
+	closed     bool           // reader only: a protocol error closed the session
 
 	spawnMu  sync.Mutex
 	stopping bool           // no more spawns: teardown is waiting for wg
@@ -59,7 +62,8 @@ func (m *Manager) newSession(codec Codec) *Session {
 	num := m.nextSession.Add(1)
 	s := &Session{m: m, num: num, codec: codec, out: newOutbound(m.cfg.OutboundBytes),
 		ctx: ctx, cancel: cancel, reqs: make(chan struct{}, m.cfg.MaxRequests),
-		readerDone: make(chan struct{}), subs: map[string]subscription{}, lanes: map[string]*lane{}}
+		readerDone: make(chan struct{}), subs: map[string]subscription{}, lanes: map[string]*lane{},
+		pingEvery: m.cfg.PingInterval, maxFrame: m.cfg.MaxFrameBytes}
 	s.out.startWriter = s.startWriter
 	return s
 }
@@ -72,13 +76,23 @@ func (s *Session) Num() uint64 { return s.num }
 // kept per session would cost every idle session its own handler.
 func (s *Session) logger() *slog.Logger { return s.m.log.With("conn", s.num) }
 
+// SetPingInterval makes the session ping its client every d instead of
+// Config.PingInterval (a protocol that announces its own interval, as
+// Engine.IO does). Call it before Serve.
+func (s *Session) SetPingInterval(d time.Duration) { s.pingEvery = d }
+
+// SetMaxFrameBytes tells the session the size limit its transport
+// enforces, when it is not Config.MaxFrameBytes (Engine.IO's maxPayload),
+// so that a frame_too_large error names it. Call it before Serve.
+func (s *Session) SetMaxFrameBytes(n int64) { s.maxFrame = n }
+
 // Serve runs the session over t until it ends, then forgets it. Call it
 // once, from the goroutine that is to be the session's reader.
 func (s *Session) Serve(t Transport) {
 	defer s.m.unregister(s)
 	s.t = t
 	s.onMessage = s.receive
-	s.pingTimer = time.AfterFunc(s.m.cfg.PingInterval, s.out.pingDue)
+	s.pingTimer = time.AfterFunc(s.pingEvery, s.out.pingDue)
 	s.out.enable()
 	s.readLoop()
 	close(s.readerDone)
@@ -176,7 +190,7 @@ func (s *Session) release() { <-s.reqs }
 
 // readLoop receives messages until the transport fails or closes.
 func (s *Session) readLoop() {
-	for {
+	for !s.closed {
 		err := s.t.Receive(s.onMessage)
 		switch {
 		case err == nil:
@@ -194,6 +208,9 @@ func (s *Session) readLoop() {
 
 // receive decodes one message and handles its command.
 func (s *Session) receive(m Inbound) {
+	if s.closed {
+		return // the rest of a transport's message after a protocol error
+	}
 	if cmd := s.codec.Decode(m); cmd != nil {
 		s.handle(cmd)
 	}
@@ -202,9 +219,17 @@ func (s *Session) receive(m Inbound) {
 // frameTooLarge says why and closes, then drains what the client still
 // sends until it answers the close or CloseGrace passes.
 func (s *Session) frameTooLarge() {
-	e := apierr.Errorf(protocol.CodeFrameTooLarge, "frames are limited to %d bytes", s.m.cfg.MaxFrameBytes)
+	e := apierr.Errorf(protocol.CodeFrameTooLarge, "frames are limited to %d bytes", s.maxFrame)
 	s.out.close(false, errorReply("", "", e), CloseTooLarge)
 	s.t.Drain(time.Now().Add(s.m.cfg.CloseGrace))
+}
+
+// protocolError queues the error and the close, then stops reading; the
+// client gets CloseGrace to read them.
+func (s *Session) protocolError(c *Invalid) {
+	s.closed = true
+	s.out.close(false, errorReply(c.ID, "", c.Err), CloseProtocolError)
+	s.logger().Debug("protocol error: closing", "err", c.Err.Message)
 }
 
 // handle dispatches one command. Publishes and subscribes are ordered here,
@@ -223,6 +248,10 @@ func (s *Session) handle(cmd Command) {
 	case *Ack:
 		s.goRequest(func() { s.ack(c) })
 	case *Invalid:
+		if c.Close {
+			s.protocolError(c)
+			return
+		}
 		s.sendError(c.ID, "", c.Err)
 	}
 }

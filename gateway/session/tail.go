@@ -30,6 +30,7 @@ type tailSub struct {
 	id     string
 	queue  string
 	pos    queue.Position
+	filter eventFilter
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -44,7 +45,7 @@ type tailSub struct {
 
 func (s *Session) newTailSub(id string, cmd *Subscribe) *tailSub {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &tailSub{s: s, id: id, queue: cmd.Queue, pos: cmd.Pos, ctx: ctx, cancel: cancel,
+	return &tailSub{s: s, id: id, queue: cmd.Queue, pos: cmd.Pos, filter: newEventFilter(cmd.Events), ctx: ctx, cancel: cancel,
 		notify: make(chan struct{}, 1)}
 }
 
@@ -186,6 +187,9 @@ func (t *tailSub) take() ([]*queue.Message, bool, *apierr.Error) {
 }
 
 func (t *tailSub) send(m *queue.Message) error {
+	if !t.filter.match(m.Event) {
+		return nil
+	}
 	return t.s.out.pushWait(t.ctx, deliveryItem(&Delivery{Msg: m, Sub: t.id, Queue: t.queue}))
 }
 

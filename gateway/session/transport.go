@@ -102,4 +102,7 @@ const (
 	CloseSlowConsumer
 	// CloseTooLarge: the client sent a message over the size limit.
 	CloseTooLarge
+	// CloseProtocolError: the client broke the protocol (a codec's
+	// Invalid with Close set).
+	CloseProtocolError
 )

@@ -30,7 +30,7 @@ func (s *Session) writeLoop() {
 				s.abort()
 				return
 			}
-			s.pingTimer.Reset(s.m.cfg.PingInterval)
+			s.pingTimer.Reset(s.pingEvery)
 		}
 		closing, err := s.writeBatch(batch)
 		clear(batch)
@@ -69,12 +69,18 @@ func (s *Session) writeBatch(items []item) (closing bool, err error) {
 	}
 	ferr := s.t.Flush(s.writeDeadline())
 	s.out.release(n)
+	if err == nil && ferr == nil {
+		s.autoAcks(items)
+	}
 	return closing, errors.Join(err, ferr)
 }
 
 // encode has the codec write one item's frames (deliveries are encoded
 // here, off the node's apply goroutine).
 func (s *Session) encode(it *item) error {
+	if it.skip {
+		return nil
+	}
 	if it.msg != nil {
 		return s.codec.EncodeDelivery(s.t, it.msg)
 	}

@@ -126,7 +126,8 @@ func (t *Transport) Ping(deadline time.Time) error {
 }
 
 // WriteClose writes the close frame for reason into the batch: 1001 going
-// away, 1008 slow consumer (policy violation), 1009 frame too large.
+// away, 1008 slow consumer (policy violation), 1009 frame too large, 1002
+// protocol error.
 func (t *Transport) WriteClose(reason session.CloseReason, deadline time.Time) error {
 	code, text := closeCode(reason)
 	return t.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), deadline)
@@ -140,6 +141,8 @@ func closeCode(reason session.CloseReason) (int, string) {
 		return websocket.ClosePolicyViolation, "slow consumer"
 	case session.CloseTooLarge:
 		return websocket.CloseMessageTooBig, "frame too large"
+	case session.CloseProtocolError:
+		return websocket.CloseProtocolError, "protocol error"
 	}
 	return websocket.CloseInternalServerErr, "closing"
 }
