@@ -42,7 +42,7 @@ var metricNames = map[string]func(*GroupCommit) *float64{
 func (t *CarrierTarget) ReadGroupCommit(ctx context.Context) (GroupCommit, error) {
 	var sum GroupCommit
 	for _, u := range t.NodeURLs() {
-		g, err := scrapeGroupCommit(ctx, u+"/metrics")
+		g, err := scrapeGroupCommit(ctx, t.hc, u+"/metrics")
 		if err != nil {
 			return GroupCommit{}, err
 		}
@@ -53,12 +53,16 @@ func (t *CarrierTarget) ReadGroupCommit(ctx context.Context) (GroupCommit, error
 	return sum, nil
 }
 
-func scrapeGroupCommit(ctx context.Context, url string) (GroupCommit, error) {
+// scrapeGroupCommit reads the counters at url with hc (nil: the default client).
+func scrapeGroupCommit(ctx context.Context, hc *http.Client, url string) (GroupCommit, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return GroupCommit{}, fmt.Errorf("metrics: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return GroupCommit{}, fmt.Errorf("metrics: %w", err)
 	}

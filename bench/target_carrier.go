@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -18,6 +20,8 @@ type CarrierTarget struct {
 	urls  []string
 	pids  func() []int
 	close func() error
+	tls   *tls.Config  // for https:// node URLs; nil: the system's roots
+	hc    *http.Client // admin calls with tls; nil: the admin client's default
 }
 
 // NewCarrierTarget reaches the Carrier nodes at urls (HTTP base URLs, one per
@@ -27,6 +31,24 @@ type CarrierTarget struct {
 // only talks to the cluster and leaves it running.
 func NewCarrierTarget(urls []string, pids func() []int, close func() error) *CarrierTarget {
 	return &CarrierTarget{urls: slices.Clone(urls), pids: pids, close: close}
+}
+
+// WithTLS makes the target's clients use tc for https:// and wss:// (a CA
+// bundle from client.LoadTLS) and returns t.
+func (t *CarrierTarget) WithTLS(tc *tls.Config) *CarrierTarget {
+	t.tls, t.hc = tc, client.HTTPClient(tc)
+	return t
+}
+
+// opts is o with the target's TLS configuration.
+func (t *CarrierTarget) opts(o client.Options) client.Options {
+	o.TLS = t.tls
+	return o
+}
+
+// admin is an admin client of node URL u.
+func (t *CarrierTarget) admin(u string) (*client.Admin, error) {
+	return client.NewAdmin(u, t.hc)
 }
 
 // Name implements Target.
@@ -49,7 +71,7 @@ func (t *CarrierTarget) url(i int) []string {
 // Prepare publishes one message to stream (the queue is created on first
 // publish with the server's defaults: 3 replicas, fsync before confirm).
 func (t *CarrierTarget) Prepare(ctx context.Context, stream string) error {
-	cl, err := client.Dial(ctx, t.url(0), client.Options{})
+	cl, err := client.Dial(ctx, t.url(0), t.opts(client.Options{}))
 	if err != nil {
 		return fmt.Errorf("carrier prepare: %w", err)
 	}
@@ -63,7 +85,7 @@ func (t *CarrierTarget) Prepare(ctx context.Context, stream string) error {
 // NewPublisher implements Target: one client (one WebSocket) per publisher,
 // publisher i connected to node i mod 3.
 func (t *CarrierTarget) NewPublisher(ctx context.Context, i int, stream string, window int) (Publisher, error) {
-	cl, err := client.Dial(ctx, t.url(i), client.Options{PublishWindow: window, PublishTimeout: time.Minute})
+	cl, err := client.Dial(ctx, t.url(i), t.opts(client.Options{PublishWindow: window, PublishTimeout: time.Minute}))
 	if err != nil {
 		return nil, fmt.Errorf("carrier publisher: %w", err)
 	}
@@ -100,7 +122,7 @@ func (t *CarrierTarget) NewConsumer(ctx context.Context, i int, stream, group st
 // subscribe connects to node i mod 3 and subscribes there; on error
 // nothing is left open.
 func (t *CarrierTarget) subscribe(ctx context.Context, i int, stream string, o client.SubOptions) (*client.Client, *client.Subscription, error) {
-	cl, err := client.Dial(ctx, t.url(i), client.Options{})
+	cl, err := client.Dial(ctx, t.url(i), t.opts(client.Options{}))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,7 +198,7 @@ func (t *CarrierTarget) LeaderNode(ctx context.Context, _ string) (leader, nodes
 
 func (t *CarrierTarget) findLeader(ctx context.Context) (int, error) {
 	for i, u := range t.urls {
-		a, err := client.NewAdmin(u, nil)
+		a, err := t.admin(u)
 		if err != nil {
 			return 0, fmt.Errorf("carrier leader: %w", err)
 		}

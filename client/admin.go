@@ -249,7 +249,7 @@ func (a *Admin) callIf(ctx context.Context, method, path, etag string, in, out a
 	}
 	resp, err := a.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return fmt.Errorf("%s %s: %w", method, path, explainTLS(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -305,6 +305,9 @@ func replyError(status int, body []byte) *Error {
 		return &Error{Code: r.Error.Code, Message: r.Error.Message}
 	}
 	msg := string(bytes.TrimSpace(body))
+	if m, ok := explainPlain(status, body); ok {
+		msg = m
+	}
 	if len(msg) > 200 {
 		msg = msg[:200] + "…"
 	}

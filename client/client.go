@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
@@ -65,6 +66,7 @@ type request struct {
 	// goroutine that finished it (the reader, detach or Close), with no
 	// lock held; it must not block.
 	then  func(reply *protocol.Frame, err error)
+	sent  time.Time // when last written to a connection (mu held)
 	done  chan struct{}
 	reply *protocol.Frame
 	err   error
@@ -309,6 +311,7 @@ func (cl *Client) newRequestLocked() *request {
 // calls flush after releasing mu. A failed write aborts c, and r is then
 // re-sent or failed by detach. mu held.
 func (cl *Client) writeLocked(c *conn, r *request) {
+	r.sent = time.Now()
 	if err := c.enqueue(r.frame); err != nil {
 		cl.log.Debug("carrier client: write failed", "url", c.url, "err", err)
 		c.abort()
@@ -446,6 +449,12 @@ func (cl *Client) reply(c *conn, f *protocol.Frame) {
 		cl.mu.Unlock()
 		return // late reply to a request given up, or a ping
 	}
+	if r.resend && cl.cutOffLocked(c, r, f) {
+		// r stays pending: install re-sends it on the next connection.
+		cl.mu.Unlock()
+		c.abort()
+		return
+	}
 	delete(cl.pending, f.ID)
 	var after func()
 	if r.onReply != nil {
@@ -460,6 +469,44 @@ func (cl *Client) reply(c *conn, f *protocol.Frame) {
 		return
 	}
 	r.finish(f, nil)
+}
+
+// cutOffLocked tracks how long c's node has answered publishes (resend
+// requests) with not_leader, and reports whether the client should move
+// off it: for Options.MoveAfter, counted from when the first of those
+// publishes was sent, with another URL to move to. The server answers
+// not_leader only after waiting some seconds for a leader to appear (an
+// election's not_leader is never seen: the publish goes to the new leader),
+// so one such answer usually suffices. A node cut off from the majority
+// answers so until the partition heals, while the rest of the cluster, a
+// new leader among it, serves. A publish that succeeds shows the node
+// serves; other errors say nothing either way. The next connection tries a
+// random other URL first, so that the clients of a cut-off node spread
+// over the others instead of all landing on the same one. mu held.
+func (cl *Client) cutOffLocked(c *conn, r *request, f *protocol.Frame) bool {
+	switch {
+	case f.Type != protocol.TypeError:
+		c.noLeaderSince = time.Time{}
+		return false
+	case f.Code != protocol.CodeNotLeader:
+		return false
+	case c.moving:
+		return true
+	}
+	if c.noLeaderSince.IsZero() || r.sent.Before(c.noLeaderSince) {
+		c.noLeaderSince = r.sent
+	}
+	n := len(cl.urls)
+	waited := time.Since(c.noLeaderSince)
+	if n < 2 || cl.opts.MoveAfter < 0 || waited < cl.opts.MoveAfter {
+		return false
+	}
+	c.moving = true
+	k := (cl.lastURL + 1 + rand.IntN(n-1)) % n // any URL but this one's
+	cl.lastURL = (k - 1 + n) % n               // dialAny starts after lastURL
+	cl.log.Warn("carrier client: moving to another server: this one has answered not_leader for too long (cut off from the cluster's majority?)",
+		"url", c.url, "for", waited.Round(time.Millisecond), "message", f.Message)
+	return true
 }
 
 // unsolicitedError handles an error frame without an id: it ends the named

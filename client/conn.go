@@ -29,6 +29,12 @@ type conn struct {
 
 	deadlineSet time.Time // reader only: when read last moved the read deadline
 
+	// noLeaderSince is when the node began answering publishes with
+	// not_leader without a publish succeeding since (zero: it serves);
+	// moving is set once the client gave up on it. Client.mu guards both.
+	noLeaderSince time.Time
+	moving        bool
+
 	wmu  sync.Mutex    // serialises enqueue (gorilla allows one writer)
 	wake chan struct{} // cap 1: frames are queued for writeLoop
 	done chan struct{} // closed when the reader has exited
@@ -50,6 +56,17 @@ func dial(ctx context.Context, url string, o Options) (*conn, error) {
 			return nil, err
 		}
 		bc = &batchConn{Conn: nc, timeout: o.WriteTimeout}
+		return bc, nil
+	}
+	// For wss the batching sits above TLS: a batch is encrypted in one
+	// write, and TLS records never leave out of order (gorilla's direct
+	// pong and close writes bypass the batch).
+	d.NetDialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		tc, err := dialTLS(ctx, network, addr, o.TLS)
+		if err != nil {
+			return nil, err
+		}
+		bc = &batchConn{Conn: tc, timeout: o.WriteTimeout}
 		return bc, nil
 	}
 	ws, resp, err := d.DialContext(ctx, url, o.Header)
@@ -78,6 +95,9 @@ func handshakeError(resp *http.Response, err error) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if json.Unmarshal(b, &body) == nil && body.Error != nil {
 		return &Error{Code: body.Error.Code, Message: body.Error.Message}
+	}
+	if m, ok := explainPlain(resp.StatusCode, b); ok {
+		return fmt.Errorf("%w: %s: %w (HTTP %d)", ErrTLSMismatch, m, err, resp.StatusCode)
 	}
 	return fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -22,7 +23,19 @@ type Options struct {
 	PublishWindow  int           // PublishAsync calls in flight before the next one waits; default 256
 	PublishTimeout time.Duration // deadline of one PublishAsync, retries included; default 30s
 	MaxFrameBytes  int64         // largest frame accepted from the server; default 16 MiB
-	Header         http.Header   // extra handshake headers (e.g. Authorization)
+	// MoveAfter is how long the connected node may keep answering
+	// publishes with not_leader (it cannot reach a leader: cut off from the
+	// majority), counted from when the first of them was sent, before the
+	// client moves to another of its URLs (a random one), re-sending those
+	// publishes there. A node answers not_leader only after waiting for a
+	// leader for its heartbeat timeout plus two election timeouts (3s by
+	// default), so with the default, 1s, the first such answer moves the
+	// client. Negative: never move. With one URL the client never moves.
+	MoveAfter time.Duration
+	Header    http.Header // extra handshake headers (e.g. Authorization)
+	// TLS configures wss:// and https:// connections (LoadTLS reads a CA
+	// bundle and a client certificate from files); nil: the system's roots.
+	TLS *tls.Config
 }
 
 func (o Options) withDefaults() Options {
@@ -35,6 +48,9 @@ func (o Options) withDefaults() Options {
 	o.ReconnectMin = orDuration(o.ReconnectMin, 100*time.Millisecond)
 	o.ReconnectMax = orDuration(o.ReconnectMax, 5*time.Second)
 	o.PublishTimeout = orDuration(o.PublishTimeout, 30*time.Second)
+	if o.MoveAfter == 0 {
+		o.MoveAfter = time.Second
+	}
 	if o.PublishWindow <= 0 {
 		o.PublishWindow = 256
 	}

@@ -19,6 +19,14 @@ type Config struct {
 	RaftAdvertise string // host:port peers dial; defaults to RaftBind
 	Bootstrap     bool   // form a single-voter cluster when there is no Raft state
 
+	// Peer TLS (peertls.go): all three or none. With them, every
+	// node-to-node connection (Raft, forwarding) is mutual TLS 1.3 and a
+	// peer is accepted only with a certificate chaining to PeerTLSCA. The
+	// files are read again when they change. Gossip then needs GossipKey.
+	PeerTLSCA   string // PEM bundle of the cluster's own CA
+	PeerTLSCert string // PEM certificate of this node (usable for server and client auth)
+	PeerTLSKey  string // PEM private key of PeerTLSCert
+
 	// Membership (membership.go, gossip.go, bootstrap.go). Gossip is off
 	// when GossipBind is empty: the node is then a single node as before.
 	GossipBind      string        // host:port memberlist listens on (TCP and UDP)
@@ -110,7 +118,7 @@ func (c Config) Validate() error {
 	add(c.MaxBatchBytes > 0, "max batch bytes %d is not positive", c.MaxBatchBytes)
 	add(c.MaxInflightEntries > 0, "max inflight entries %d is not positive", c.MaxInflightEntries)
 	add(c.MaxAppendEntries > 0 && c.MaxAppendEntries <= 1024, "max append entries %d is not in 1..1024", c.MaxAppendEntries)
-	errs = append(errs, c.validateMembership())
+	errs = append(errs, c.validateMembership(), c.validatePeerTLS())
 	return errors.Join(errs...)
 }
 
@@ -187,4 +195,24 @@ func (c Config) validateMembership() error {
 		errs = append(errs, fmt.Errorf("dead server timeout %v is negative", c.DeadServerAfter))
 	}
 	return errors.Join(errs...)
+}
+
+// validatePeerTLS checks that the peer TLS files come together, and that
+// gossip is encrypted when peers are TLS.
+func (c Config) validatePeerTLS() error {
+	set := 0
+	for _, f := range []string{c.PeerTLSCA, c.PeerTLSCert, c.PeerTLSKey} {
+		if f != "" {
+			set++
+		}
+	}
+	switch {
+	case set == 0:
+		return nil
+	case set != 3:
+		return errors.New("peer TLS needs all three files: the cluster CA bundle, this node's certificate and its key")
+	case c.GossipBind != "" && len(c.GossipKey) == 0:
+		return errors.New("peer TLS is on but gossip would be clear text: set the gossip key")
+	}
+	return nil
 }

@@ -225,9 +225,7 @@ func (f *forwarder) connect(id, addr string) (*fwdConn, error) {
 		f.current.Store(nil)
 		f.retire(c)
 	}
-	d := f.g.dialer
-	d.Timeout = forwardDialTimeout
-	nc, err := d.Dial("tcp", addr)
+	nc, err := f.g.peers.dial(addr, forwardDialTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("dial leader %s at %s: %w", id, addr, err)
 	}

@@ -14,8 +14,9 @@ import (
 // type (0 to 4 in raft v1.8.0), so any larger value tells the two apart.
 const forwardStreamByte byte = 'F'
 
-// classifyTimeout bounds how long an accepted connection may take to send
-// its first byte before it is dropped.
+// classifyTimeout bounds how long an accepted connection may take to
+// complete its TLS handshake (with peer TLS) and send its first byte before
+// it is dropped.
 const classifyTimeout = 10 * time.Second
 
 // muxListener shares the Raft listener between raft's transport and the
@@ -31,6 +32,7 @@ const classifyTimeout = 10 * time.Second
 type muxListener struct {
 	net.Listener
 	log   *slog.Logger
+	tls   *peerTLS      // nil: plain TCP; else every connection is mutual TLS first (peertls.go)
 	raft  chan net.Conn // connections for raft's transport
 	done  chan struct{} // closed by Close
 	wg    sync.WaitGroup
@@ -40,8 +42,8 @@ type muxListener struct {
 	conns map[*prefixConn]bool // guarded by mu; raft's open connections
 }
 
-func newMuxListener(ln net.Listener, log *slog.Logger) *muxListener {
-	m := &muxListener{Listener: ln, log: log, raft: make(chan net.Conn), done: make(chan struct{}),
+func newMuxListener(ln net.Listener, tls *peerTLS, log *slog.Logger) *muxListener {
+	m := &muxListener{Listener: ln, log: log, tls: tls, raft: make(chan net.Conn), done: make(chan struct{}),
 		conns: make(map[*prefixConn]bool)}
 	m.wg.Add(1)
 	go func() {
@@ -137,10 +139,19 @@ func (m *muxListener) acceptLoop() {
 	}
 }
 
-// route reads the first byte of c and hands c to raft or the forward handler.
+// route completes the TLS handshake (when peer TLS is on), reads the first
+// byte of c and hands c to raft or the forward handler, all within
+// classifyTimeout.
 func (m *muxListener) route(c net.Conn) {
+	start := time.Now()
+	if m.tls != nil {
+		var err error
+		if c, err = m.tls.accept(c, classifyTimeout); err != nil {
+			return
+		}
+	}
 	var first [1]byte
-	_ = c.SetReadDeadline(time.Now().Add(classifyTimeout))
+	_ = c.SetReadDeadline(start.Add(classifyTimeout))
 	if _, err := c.Read(first[:]); err != nil {
 		_ = c.Close()
 		return

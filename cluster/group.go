@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -38,8 +37,7 @@ type group struct {
 	transport  *raft.NetworkTransport
 	rtrans     *raftTransport // transport as raft sees it: the relay with the heartbeat, commit and vote rules (rafttransport.go)
 	guard      *voteGuard
-	dialer     net.Dialer   // for connections to peers (forwarding): from the Raft bind IP
-	mux        *muxListener // the transport's listener, shared with forwarding
+	peers      *peerNet // the node-to-node transport: raft's stream layer and forwarding's dialer and listener
 	fsm        *fsm
 	raft       *raft.Raft
 	batcher    *batcher
@@ -124,9 +122,11 @@ func (g *group) openStores(cfg Config, dir string) error {
 		return err
 	}
 	g.quarantined = g.quarantined || wasQuarantined(dir)
-	g.dialer = dialerFrom(cfg.RaftBind)
-	g.transport, g.mux, err = newTransport(cfg.RaftBind, cfg.RaftAdvertise, hclogger.Named("transport"), g.log)
-	return err
+	if g.peers, err = listenPeers(cfg, g.log); err != nil {
+		return err
+	}
+	g.transport = g.peers.raftNetwork(hclogger.Named("transport"))
+	return nil
 }
 
 // openDisk opens the log and snapshot stores and checks that the log
@@ -194,7 +194,7 @@ func (g *group) start(cfg Config) {
 	g.fwd = newForwarder(g, cfg)
 	g.fwd.start()
 	g.fwdServer = newFwdServer(g)
-	g.mux.setForwardHandler(g.fwdServer.handle)
+	g.peers.setForwardHandler(g.fwdServer.handle)
 	g.fsm.observe(restoreSignal{g.appliedSig})
 	for _, run := range []func(){g.watchLeadership, g.resetOwnRuns, g.cleanUpGone, g.failStop} {
 		g.wg.Add(1)

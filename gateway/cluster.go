@@ -255,7 +255,11 @@ func (g *Gateway) send(ctx context.Context, method, target string, body []byte) 
 	}
 	req.Header.Set(forwardedHeader, g.b.ID())
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	hc := g.cfg.LeaderClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("forward to leader at %s: %w: %w", target, cluster.ErrNotLeader, err)
 	}

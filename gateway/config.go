@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/carriermq/carrier/gateway/session"
@@ -48,6 +49,11 @@ type Config struct {
 	ReadTimeout       time.Duration // whole request, not WebSockets (cleared on upgrade)
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
+
+	// LeaderClient makes the admin calls this node passes to the leader's
+	// HTTP API (cluster.go); nil: http.DefaultClient. With TLS on the client
+	// listeners it must trust the CA of the nodes' API certificates.
+	LeaderClient *http.Client
 
 	Logger *slog.Logger
 }

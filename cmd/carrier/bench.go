@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,6 +38,7 @@ carrier-bench ("go run ./cmd/carrier-bench --help" in the source tree).`,
   carrier bench latency --count 1000 --json`,
 	}
 	var servers []string
+	var tlsFiles client.TLSFiles
 	env := benchcmd.Env{
 		Prog:   "carrier bench",
 		Stdout: a.stdout,
@@ -44,11 +46,12 @@ carrier-bench ("go run ./cmd/carrier-bench --help" in the source tree).`,
 		TargetFlags: func(fs *pflag.FlagSet) {
 			fs.StringSliceVar(&servers, "server", []string{defaultServer},
 				"the cluster's nodes: URLs or host:port, comma-separated (env CARRIER_SERVER)")
+			tlsClientFlags(fs, &tlsFiles)
 		},
 		TargetHelp: `It runs against the running cluster at --server (default ` + defaultServer + `
 or $CARRIER_SERVER) and starts nothing.`,
 		ExampleTargets: [2]string{"--server 127.0.0.1:7430,127.0.0.1:7440,127.0.0.1:7450", ""},
-		Open:           func(ctx context.Context) (bench.Target, error) { return openRunning(ctx, servers) },
+		Open:           func(ctx context.Context) (bench.Target, error) { return openRunning(ctx, servers, tlsFiles) },
 		Usage: func(cmd *cobra.Command, err error) error {
 			return usageError{err: err, path: cmd.CommandPath()}
 		},
@@ -61,9 +64,17 @@ or $CARRIER_SERVER) and starts nothing.`,
 // openRunning is the target of "carrier bench": the nodes at servers, each
 // asked for the cluster's status first so that a wrong address fails at
 // once with a message saying what to check.
-func openRunning(ctx context.Context, servers []string) (bench.Target, error) {
+func openRunning(ctx context.Context, servers []string, files client.TLSFiles) (bench.Target, error) {
 	if len(servers) == 0 {
 		return nil, errors.New("--server names no node")
+	}
+	tc, err := tlsConfig(files)
+	if err != nil {
+		return nil, err
+	}
+	var hc *http.Client
+	if tc != nil {
+		hc = client.HTTPClient(tc)
 	}
 	urls := make([]string, len(servers))
 	for i, s := range servers {
@@ -71,7 +82,7 @@ func openRunning(ctx context.Context, servers []string) (bench.Target, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--server %q: %w", s, err)
 		}
-		ad, err := client.NewAdmin(u, nil)
+		ad, err := client.NewAdmin(u, hc)
 		if err != nil {
 			return nil, fmt.Errorf("--server %q: %w", s, err)
 		}
@@ -83,7 +94,11 @@ func openRunning(ctx context.Context, servers []string) (bench.Target, error) {
 		}
 		urls[i] = u
 	}
-	return bench.NewCarrierTarget(urls, nil, nil), nil
+	t := bench.NewCarrierTarget(urls, nil, nil)
+	if tc != nil {
+		t.WithTLS(tc)
+	}
+	return t, nil
 }
 
 // movedCmd answers the benchmarks that moved to carrier-bench with where

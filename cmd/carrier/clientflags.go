@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/carriermq/carrier/client"
 )
@@ -22,6 +25,7 @@ type clientFlags struct {
 	server  string
 	json    bool
 	timeout time.Duration
+	tls     client.TLSFiles
 }
 
 func (f *clientFlags) register(cmd *cobra.Command, persistent bool) {
@@ -32,13 +36,37 @@ func (f *clientFlags) register(cmd *cobra.Command, persistent bool) {
 	fs.StringVar(&f.server, "server", defaultServer, "server URL or host:port (env CARRIER_SERVER)")
 	fs.BoolVar(&f.json, "json", false, "print JSON (one object per line) instead of a table")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a request after this long")
+	tlsClientFlags(fs, &f.tls)
+}
+
+// tlsClientFlags are the TLS flags of every command that talks to a server.
+func tlsClientFlags(fs *pflag.FlagSet, f *client.TLSFiles) {
+	fs.StringVar(&f.CA, "tls-ca", "", "PEM CA bundle the server's certificate chains to, for https:// and wss:// (default: the system's roots; env CARRIER_TLS_CA)")
+	fs.StringVar(&f.Cert, "tls-cert", "", "PEM client certificate, for a server that asks for one (with --tls-key; env CARRIER_TLS_CERT)")
+	fs.StringVar(&f.Key, "tls-key", "", "PEM private key of --tls-cert (env CARRIER_TLS_KEY)")
+}
+
+// tlsConfig loads the TLS flags; nil when none is set.
+func tlsConfig(f client.TLSFiles) (*tls.Config, error) {
+	if f == (client.TLSFiles{}) {
+		return nil, nil
+	}
+	cfg, err := client.LoadTLS(f)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-ca/--tls-cert/--tls-key: %w", err)
+	}
+	return cfg, nil
 }
 
 // dial connects the WebSocket client to the server.
 func (f *clientFlags) dial(ctx context.Context) (*client.Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	c, err := client.Dial(dctx, []string{f.server}, client.Options{})
+	tc, err := tlsConfig(f.tls)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.Dial(dctx, []string{f.server}, client.Options{TLS: tc})
 	if err != nil {
 		return nil, unreachable(f.server, err)
 	}
@@ -47,7 +75,15 @@ func (f *clientFlags) dial(ctx context.Context) (*client.Client, error) {
 
 // admin returns the HTTP admin client for the server.
 func (f *clientFlags) admin() (*client.Admin, error) {
-	a, err := client.NewAdmin(f.server, nil)
+	tc, err := tlsConfig(f.tls)
+	if err != nil {
+		return nil, err
+	}
+	var hc *http.Client
+	if tc != nil {
+		hc = client.HTTPClient(tc)
+	}
+	a, err := client.NewAdmin(f.server, hc)
 	if err != nil {
 		return nil, fmt.Errorf("--server: %w", err)
 	}
@@ -71,7 +107,7 @@ func (f *clientFlags) explain(err error) error {
 }
 
 func unreachable(server string, err error) error {
-	if client.CodeOf(err) != "" {
+	if client.CodeOf(err) != "" || errors.Is(err, client.ErrTLSUntrusted) || errors.Is(err, client.ErrTLSMismatch) {
 		return err
 	}
 	return fmt.Errorf("cannot reach a Carrier server at %s (is 'carrier serve' running? set --server or CARRIER_SERVER): %w", server, err)

@@ -42,12 +42,13 @@ func envKey(flag string) string {
 
 // envFlagged reports whether a flag of cmd takes its default from the
 // environment: every flag of serve (derived from its flag set, so a new
-// flag cannot be forgotten), and --server of the client commands.
+// flag cannot be forgotten), and --server and the --tls-* flags of the
+// client commands.
 func envFlagged(cmd *cobra.Command, f *pflag.Flag) bool {
 	if f.Name == "help" {
 		return false
 	}
-	return cmd.Name() == "serve" || f.Name == "server"
+	return cmd.Name() == "serve" || f.Name == "server" || strings.HasPrefix(f.Name, "tls-")
 }
 
 // run executes the carrier command line args. It is main without the

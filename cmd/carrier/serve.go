@@ -43,6 +43,7 @@ type serveFlags struct {
 	gossipOn         bool // gossip runs: a cluster flag was given
 
 	storage  storageFlags
+	tls      tlsFlags
 	socketIO gateway.SocketIOConfig
 }
 
@@ -111,6 +112,7 @@ catches up), 1 for any other error.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	clusterFlags(fl, f)
 	storageFlagSet(fl, &f.storage)
+	tlsFlagSet(fl, &f.tls)
 	socketIOFlagSet(fl, &f.socketIO)
 	return cmd
 }
@@ -163,12 +165,20 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 		return err
 	}
 	log.Info("starting", "node", id, "version", version, "revision", buildRevision())
+	if err := f.tls.checkListener(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
-	ln = &onceCloseListener{Listener: ln}
-	node, err := openNode(a, f, id, publicURL(ln.Addr(), f.raftAdvertise), log)
+	tln, err := f.tls.listener(ln, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	ln = &onceCloseListener{Listener: tln}
+	node, err := openNode(a, f, id, f.tls.scheme()+"://"+publicAddr(ln.Addr(), f.raftAdvertise), log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -177,6 +187,10 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	gcfg.AutoCreate, gcfg.Logger = f.autoCreate, log
 	gcfg.MaxStoreBytes = f.maxStoreBytes
 	gcfg.SocketIO = f.socketIO
+	if gcfg.LeaderClient, err = f.tls.leaderClient(); err != nil {
+		ln.Close()
+		return errors.Join(err, closeNode(node))
+	}
 	gw, err := gateway.New(node, gcfg)
 	if err != nil {
 		ln.Close()
@@ -185,7 +199,7 @@ func (a *app) serve(ctx context.Context, f *serveFlags) error {
 	srv := gateway.NewHTTPServer(f.listen, gw, gcfg)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	err = a.awaitStop(ctx, node, served, publicURL(ln.Addr(), ""), f.data, log)
+	err = a.awaitStop(ctx, node, served, f.tls.scheme()+"://"+publicAddr(ln.Addr(), ""), f.data, log)
 	return errors.Join(err, shutdown(ln, gw, srv, node, log))
 }
 
@@ -194,9 +208,13 @@ func openNode(a *app, f *serveFlags, id, apiURL string, log *slog.Logger) (*clus
 	cfg.NodeID, cfg.DataDir, cfg.Logger = id, f.data, log
 	cfg.RaftBind, cfg.RaftAdvertise = f.raftBind, f.raftAdvertise
 	f.storage.apply(&cfg)
+	f.tls.applyPeer(&cfg)
 	// Bootstrap a single node only when the data dir has no Raft state yet,
 	// and only without --join or --bootstrap-expect.
 	if err := clusterConfig(a, f, &cfg); err != nil {
+		return nil, err
+	}
+	if err := f.tls.checkPeer(cfg.GossipBind != "", cfg.GossipKey); err != nil {
 		return nil, err
 	}
 	cfg.APIAddress, cfg.Version = apiURL, version
@@ -302,13 +320,13 @@ func newLogger(a *app, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
-// publicURL is the URL people type for the listener: an unspecified host
-// (0.0.0.0, ::) is shown as the host of advertise (a host:port other nodes
-// reach this one at) when given, else as 127.0.0.1.
-func publicURL(addr net.Addr, advertise string) string {
+// publicAddr is the host:port people type for the listener: an
+// unspecified host (0.0.0.0, ::) is shown as the host of advertise (a
+// host:port other nodes reach this one at) when given, else as 127.0.0.1.
+func publicAddr(addr net.Addr, advertise string) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return "http://" + addr.String()
+		return addr.String()
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
@@ -316,7 +334,7 @@ func publicURL(addr net.Addr, advertise string) string {
 			host = h
 		}
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return net.JoinHostPort(host, port)
 }
 
 // resolveNodeID returns the data dir's node id, creating the dir and the

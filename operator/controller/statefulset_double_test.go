@@ -146,17 +146,19 @@ func (s *statefulSets) terminated(ctx context.Context, p *corev1.Pod) error {
 	}
 	base := p.DeepCopy()
 	controllerutil.RemoveFinalizer(p, terminationFinalizer)
-	if err := s.e.c.Patch(ctx, p, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := s.e.c.Patch(ctx, p, client.MergeFrom(base)); err != nil {
 		return client.IgnoreNotFound(fmt.Errorf("release pod %s: %w", p.Name, err))
 	}
 	return nil
 }
 
 // hold adds the termination finalizer to a new pod before its node starts.
+// No optimistic lock: the scheduler keeps updating the status of these
+// unschedulable pods, and nothing else sets their finalizers.
 func (s *statefulSets) hold(ctx context.Context, p *corev1.Pod) error {
 	base := p.DeepCopy()
 	controllerutil.AddFinalizer(p, terminationFinalizer)
-	if err := s.e.c.Patch(ctx, p, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := s.e.c.Patch(ctx, p, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("hold pod %s: %w", p.Name, err)
 	}
 	return nil

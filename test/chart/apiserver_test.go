@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,13 +18,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/carriermq/carrier/operator/api/v1alpha1"
 	"github.com/carriermq/carrier/operator/controller"
+	"github.com/carriermq/carrier/operator/operatortest"
 	clustertest "github.com/carriermq/carrier/test/cluster"
 	kubetest "github.com/carriermq/carrier/test/kube"
 )
@@ -124,25 +121,7 @@ func checkChildren(t *testing.T, ctx context.Context, c client.Client, qc *unstr
 // and reports the clusters unreachable.
 func startOperator(t *testing.T, cp *kubetest.ControlPlane) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(cp.Config, ctrl.Options{
-		Scheme: cp.Scheme, Logger: logr.Discard(), Cache: controller.CacheOptions(namespace),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := controller.Setup(mgr, controller.Options{Endpoints: closedEndpoints{}, Refresh: time.Second}); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	operatortest.Run(t, cp, logr.Discard(), namespace, controller.Options{Endpoints: closedEndpoints{}, Refresh: time.Second})
 }
 
 // closedEndpoints answers every cluster's admin API at a loopback port

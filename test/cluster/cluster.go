@@ -33,6 +33,9 @@ type Options struct {
 	// NodeID, when set, names the i-th node created (1 for the first), for
 	// example "orders-0" as a StatefulSet names its pods; default "n<i>".
 	NodeID func(i int) string
+	// TLS, when set, turns on TLS on every node's client listener and
+	// mutual TLS between nodes, with certificates of TLS.CA (tls.go).
+	TLS *TLS
 }
 
 // Cluster is a set of nodes started together. Methods are safe for
@@ -87,7 +90,11 @@ func New(opts Options) (*Cluster, error) {
 func (c *Cluster) AddressesAreAliases() bool { return c.alloc.aliases }
 
 // newNode creates (not starts) the next node. c.mu not held.
-func (c *Cluster) newNode() (*Node, error) {
+func (c *Cluster) newNode() (*Node, error) { return c.newNodeWith(c.opts.TLS) }
+
+// newNodeWith creates (not starts) the next node, with the certificates of
+// t (nil: plain HTTP).
+func (c *Cluster) newNodeWith(t *TLS) (*Node, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a, err := c.alloc.take()
@@ -99,12 +106,20 @@ func (c *Cluster) newNode() (*Node, error) {
 	if c.opts.NodeID != nil {
 		id = c.opts.NodeID(c.seq)
 	}
-	admin, err := client.NewAdmin("http://"+a.API, &http.Client{Timeout: 10 * time.Second})
+	scheme := "http"
+	if t != nil {
+		scheme = "https"
+		if _, err := t.Issue(id, a.IP); err != nil {
+			return nil, fmt.Errorf("certificate of node %s: %w", id, err)
+		}
+	}
+	admin, err := client.NewAdmin(scheme+"://"+a.API, t.httpClient(10*time.Second))
 	if err != nil {
 		return nil, err
 	}
 	return &Node{ID: id, Addrs: a, DataDir: filepath.Join(c.opts.Dir, id, "data"),
-		LogPath: filepath.Join(c.opts.Dir, id+".log"), bin: c.opts.Bin, admin: admin}, nil
+		LogPath: filepath.Join(c.opts.Dir, id+".log"), bin: c.opts.Bin, admin: admin,
+		scheme: scheme, tls: t}, nil
 }
 
 func joinList(nodes []*Node, self *Node) []string {
@@ -133,6 +148,9 @@ func (c *Cluster) serveArgs(n *Node, join []string, expect int) []string {
 	}
 	if d := c.opts.ElectionTimeout; d > 0 {
 		args = append(args, "--election-timeout", d.String())
+	}
+	if c.opts.TLS != nil {
+		args = append(args, c.opts.TLS.args(n.ID)...)
 	}
 	return append(args, c.opts.ExtraArgs...)
 }
@@ -261,22 +279,22 @@ func (c *Cluster) Node(id string) *Node {
 // Remove asks via (any running node) to remove member id from the Raft
 // configuration: POST /v1/cluster/members/{id}/remove.
 func (c *Cluster) Remove(ctx context.Context, via *Node, id string) error {
-	return post(ctx, via.URL()+"/v1/cluster/members/"+url.PathEscape(id)+"/remove", nil)
+	return post(ctx, c.opts.TLS, via.URL()+"/v1/cluster/members/"+url.PathEscape(id)+"/remove", nil)
 }
 
 // Leave asks n to leave the cluster: POST /v1/cluster/leave.
 func (c *Cluster) Leave(ctx context.Context, n *Node) error {
-	return post(ctx, n.URL()+"/v1/cluster/leave", nil)
+	return post(ctx, c.opts.TLS, n.URL()+"/v1/cluster/leave", nil)
 }
 
 // ReAdd explicitly adds a removed node back (as a non-voter, promoted once
 // caught up): POST /v1/cluster/members.
 func (c *Cluster) ReAdd(ctx context.Context, via, n *Node) error {
 	body := map[string]string{"id": n.ID, "raftAddress": n.Addrs.Raft}
-	return post(ctx, via.URL()+"/v1/cluster/members", body)
+	return post(ctx, c.opts.TLS, via.URL()+"/v1/cluster/members", body)
 }
 
-func post(ctx context.Context, u string, in any) error {
+func post(ctx context.Context, t *TLS, u string, in any) error {
 	var body io.Reader = http.NoBody
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -290,7 +308,7 @@ func post(ctx context.Context, u string, in any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := t.httpClient(0).Do(req)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", u, err)
 	}

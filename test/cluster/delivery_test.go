@@ -86,7 +86,7 @@ func shareGroup(t *testing.T, memberB, memberC *client.Subscription, n int) (hel
 
 func dialNode(t *testing.T, n *Node) *client.Client {
 	t.Helper()
-	cl, err := client.Dial(timeout(t, 10*time.Second), []string{n.URL()}, clientOptions())
+	cl, err := client.Dial(timeout(t, 10*time.Second), []string{n.URL()}, ClientOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,14 @@ func envInt(key string, def int) int {
 // node, and prints their logs when t failed.
 func startCluster(t *testing.T, size int) *Cluster {
 	t.Helper()
-	c, err := New(Options{Bin: carrierBin, Dir: t.TempDir(), Size: size})
+	return startClusterWith(t, Options{Size: size})
+}
+
+// startClusterWith is startCluster with opts (Bin and Dir are set here).
+func startClusterWith(t *testing.T, opts Options) *Cluster {
+	t.Helper()
+	opts.Bin, opts.Dir = carrierBin, t.TempDir()
+	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,14 +97,14 @@ func startLoad(t *testing.T, c *Cluster, queue string) *load {
 	ctx := timeout(t, 30*time.Second)
 	nodes := c.Nodes()
 	for i, n := range nodes {
-		p, err := StartProducer(ctx, "p"+n.ID, queue, rotate(c.URLs(), i), l.h, ProducerOptions{})
+		p, err := StartProducer(ctx, "p"+n.ID, queue, rotate(c.URLs(), i), l.h, ProducerOptions{TLS: c.ClientTLS()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		l.producers = append(l.producers, p)
 	}
 	for i := range min(2, len(nodes)) {
-		m, err := StartConsumer(ctx, nodes[i].ID, queue, "checker", rotate(c.URLs(), i), l.h)
+		m, err := StartConsumer(ctx, nodes[i].ID, queue, "checker", rotate(c.URLs(), i), l.h, c.ClientTLS())
 		if err != nil {
 			t.Fatal(err)
 		}

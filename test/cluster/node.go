@@ -24,9 +24,11 @@ type Node struct {
 	DataDir string
 	LogPath string
 
-	args  []string // serve flags, fixed at creation
-	bin   string
-	admin *client.Admin
+	args   []string // serve flags, fixed at creation
+	bin    string
+	admin  *client.Admin
+	scheme string // http, or https with TLS
+	tls    *TLS   // nil: plain
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -35,7 +37,7 @@ type Node struct {
 }
 
 // URL is the node's HTTP base URL.
-func (n *Node) URL() string { return "http://" + n.Addrs.API }
+func (n *Node) URL() string { return n.scheme + "://" + n.Addrs.API }
 
 // Admin is an HTTP admin client of this node.
 func (n *Node) Admin() *client.Admin { return n.admin }
@@ -212,7 +214,7 @@ func (n *Node) exitedEarly() error {
 
 // WaitReady polls /readyz until it answers 200, the process exits or ctx ends.
 func (n *Node) WaitReady(ctx context.Context) error {
-	hc := &http.Client{Timeout: time.Second}
+	hc := n.tls.httpClient(time.Second)
 	err := Poll(ctx, 50*time.Millisecond, func() error {
 		if err := n.exitedEarly(); err != nil {
 			return err

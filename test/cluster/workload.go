@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -39,12 +40,13 @@ type ProducerOptions struct {
 	Every   time.Duration // pause between publishes (default 5ms)
 	Max     int           // stop after this many (default 100000)
 	Timeout time.Duration // limit of one publish, retries included (default 15s)
+	TLS     *tls.Config   // for https:// and wss:// URLs (Cluster.ClientTLS)
 }
 
 // StartProducer dials urls (the first is preferred) and starts publishing
 // to queue.
 func StartProducer(ctx context.Context, name, queue string, urls []string, h *checker.History, o ProducerOptions) (*Producer, error) {
-	cl, err := client.Dial(ctx, urls, clientOptions())
+	cl, err := client.Dial(ctx, urls, ClientOptions(o.TLS))
 	if err != nil {
 		return nil, fmt.Errorf("producer %s: %w", name, err)
 	}
@@ -64,9 +66,11 @@ func StartProducer(ctx context.Context, name, queue string, urls []string, h *ch
 }
 
 // clientOptions reconnect quickly: a test's nodes come back within seconds.
-func clientOptions() client.Options {
+// ClientOptions are the harness's client options: quick reconnects, with
+// tc for TLS (nil: plain).
+func ClientOptions(tc *tls.Config) client.Options {
 	return client.Options{ReconnectMin: 50 * time.Millisecond, ReconnectMax: 500 * time.Millisecond,
-		PingInterval: 2 * time.Second, DialTimeout: 2 * time.Second}
+		PingInterval: 2 * time.Second, DialTimeout: 2 * time.Second, TLS: tc}
 }
 
 func (p *Producer) run(timeout time.Duration) {
@@ -129,9 +133,10 @@ type Consumer struct {
 	once sync.Once
 }
 
-// StartConsumer dials urls and joins group on queue.
-func StartConsumer(ctx context.Context, node, queue, group string, urls []string, h *checker.History) (*Consumer, error) {
-	cl, err := client.Dial(ctx, urls, clientOptions())
+// StartConsumer dials urls (with tc for TLS; nil: plain) and joins group
+// on queue.
+func StartConsumer(ctx context.Context, node, queue, group string, urls []string, h *checker.History, tc *tls.Config) (*Consumer, error) {
+	cl, err := client.Dial(ctx, urls, ClientOptions(tc))
 	if err != nil {
 		return nil, fmt.Errorf("consumer on %s: %w", node, err)
 	}

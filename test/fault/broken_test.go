@@ -74,12 +74,12 @@ func burstToIsolatedLeader(t *testing.T, bin string) (int, checker.Report) {
 		}
 	}
 	h := checker.NewHistory()
-	rd, err := startReader(ctx, "burst", readerGroup, c.URLs(others...), h, client.SubOptions{Group: readerGroup, MaxInFlight: 64, Buffer: 512})
+	rd, err := startReader(ctx, "burst", readerGroup, c.URLs(others...), c.ClientTLS(), h, client.SubOptions{Group: readerGroup, MaxInFlight: 64, Buffer: 512})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(rd.stop)
-	cl, err := client.Dial(ctx, []string{l.URL()}, client.Options{DialTimeout: 2 * time.Second})
+	cl, err := client.Dial(ctx, []string{l.URL()}, client.Options{DialTimeout: 2 * time.Second, TLS: c.ClientTLS()})
 	if err != nil {
 		t.Fatal(err)
 	}

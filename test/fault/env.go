@@ -149,25 +149,20 @@ func (e *env) restartFailStopped() error {
 // written.
 const exitFailStop = 3
 
-// allVoters waits until the leader's configuration has every node as a voter.
+// allVoters waits until every node's own configuration has every node as
+// a voter: the leader commits a promotion with a majority, and a lagging
+// member may not have the entry yet (a wiped node catching up), which
+// would make the next scenario's survivor see fewer voters.
 func (e *env) allVoters(ctx context.Context) error {
 	err := clustertest.Poll(ctx, 100*time.Millisecond, func() error {
-		l, err := e.c.Leader(ctx)
-		if err != nil {
-			return err
-		}
-		st, err := l.Status(ctx)
-		if err != nil {
-			return err
-		}
-		voters := 0
-		for _, m := range st.Members {
-			if m.Suffrage == "Voter" {
-				voters++
+		for _, n := range e.c.Nodes() {
+			voters, err := voterCount(ctx, n)
+			if err != nil {
+				return fmt.Errorf("%s: %w", n.ID, err)
 			}
-		}
-		if voters != len(e.c.Nodes()) {
-			return fmt.Errorf("%d voters of %d nodes", voters, len(e.c.Nodes()))
+			if voters != len(e.c.Nodes()) {
+				return fmt.Errorf("%s sees %d voters of %d nodes", n.ID, voters, len(e.c.Nodes()))
+			}
 		}
 		return nil
 	})

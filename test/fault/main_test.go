@@ -21,6 +21,8 @@ var (
 	favor  = flag.String("favor", "", "soak: comma-separated scenarios picked -favor-share of the time, "+
 		"the rest from the mixed schedule (e.g. pause-leader-kill-follower,pause-leader-isolate-follower)")
 	favorShare = flag.Float64("favor-share", 0.5, "soak: the share of scenarios picked from -favor, 0 to 1")
+	tlsOn      = flag.Bool("tls", false, "TestFaults (short or soak) with TLS on every client listener and mutual TLS between nodes (TestFaultsTLS always has it)")
+	tlsRounds  = flag.Int("tls-rounds", 1, "short mode of TestFaultsTLS: how many times each scenario runs")
 )
 
 // Binaries built once by TestMain: the real one, and (for

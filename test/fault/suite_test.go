@@ -45,7 +45,7 @@ const queueLimit = 50000
 // time, body) after every fault and at the end, every confirmed id at its
 // confirmed seq on every node, never two leaders in a term.
 func TestFaults(t *testing.T) {
-	s := newSuite(t)
+	s := newSuite(t, *tlsOn)
 	list := selected(t)
 	if *soak > 0 {
 		s.soak(t, list, *soak)
@@ -54,6 +54,25 @@ func TestFaults(t *testing.T) {
 			for _, sc := range list {
 				s.runOne(t, sc, s.holdFor())
 			}
+		}
+	}
+	s.verify(t)
+}
+
+// TestFaultsTLS is TestFaults' short mode with TLS on every node's client
+// listener (the workload's clients use wss and https) and mutual TLS
+// between nodes (Raft, forwarding, admin calls passed to the leader), with
+// certificates the test makes: every scenario -tls-rounds times (1), the
+// same checks.
+func TestFaultsTLS(t *testing.T) {
+	if *soak > 0 {
+		t.Skip("the soak runs TestFaults only: add -tls to run it with TLS")
+	}
+	s := newSuite(t, true)
+	list := selected(t)
+	for range *tlsRounds {
+		for _, sc := range list {
+			s.runOne(t, sc, s.holdFor())
 		}
 	}
 	s.verify(t)
@@ -68,14 +87,14 @@ type suite struct {
 	tbl     *table
 }
 
-func newSuite(t *testing.T) *suite {
+func newSuite(t *testing.T, withTLS bool) *suite {
 	sd := *seed
 	if sd == 0 {
 		sd = uint64(time.Now().UnixNano())
 	}
 	t.Logf("seed %d (rerun with -seed=%d)", sd, sd)
 	e := &env{rng: rand.New(rand.NewPCG(sd, sd^0x9e3779b97f4a7c15)), logf: t.Logf, disks: map[string]*nemesis.SmallDisk{}}
-	e.c = startCluster(t, e)
+	e.c = startCluster(t, e, withTLS)
 	if err := createQueues(timeout(t, 30*time.Second), e.c); err != nil {
 		t.Fatal(err)
 	}
@@ -97,16 +116,26 @@ var queueNames = []string{"orders", "events"}
 
 // startCluster starts 3 nodes, each on its own tmpfs when this process may
 // mount one (else on the test's disk, and disk-full scenarios skip).
-func startCluster(t *testing.T, e *env) *clustertest.Cluster {
+func startCluster(t *testing.T, e *env, withTLS bool) *clustertest.Cluster {
 	dir := t.TempDir()
 	if *keep != "" {
 		dir = *keep
+		if withTLS && !*tlsOn {
+			dir = filepath.Join(*keep, "tls") // TestFaultsTLS beside TestFaults
+		}
 	}
 	mount := nemesis.Available() == nil
 	if !mount {
 		t.Logf("SKIP disk-full: %v", nemesis.Available())
 	}
 	opts := clustertest.Options{Bin: carrierBin, Dir: dir, Size: 3, LogLevel: "info", ExtraArgs: suiteArgs}
+	if withTLS {
+		pki, err := clustertest.NewTLS(filepath.Join(t.TempDir(), "pki"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.TLS = pki
+	}
 	if mount {
 		opts.Prepare = func(n *clustertest.Node) error {
 			d := &nemesis.SmallDisk{Dir: filepath.Dir(n.DataDir), Size: diskSize}
@@ -321,7 +350,11 @@ func (s *suite) verify(t *testing.T) {
 	md := s.tbl.markdown()
 	t.Logf("results (confirmed messages attributed to the scenario they were published in):\n%s", md)
 	if *report != "" {
-		if err := os.WriteFile(*report, []byte(md), 0o644); err != nil {
+		path := *report
+		if s.e.c.ClientTLS() != nil && !*tlsOn {
+			path += ".tls" // TestFaultsTLS beside TestFaults
+		}
+		if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
 			t.Error(err)
 		}
 	}

@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -49,14 +50,14 @@ func startWorkload(ctx context.Context, c *clustertest.Cluster, queues []string,
 		w.hist[q] = h
 		for i, n := range c.Nodes() {
 			p, err := clustertest.StartProducer(ctx, fmt.Sprintf("%s-p%s", q, n.ID), q, rotate(urls, i), h,
-				clustertest.ProducerOptions{Every: every, Timeout: 10 * time.Second, Max: maxPublishes})
+				clustertest.ProducerOptions{Every: every, Timeout: 10 * time.Second, Max: maxPublishes, TLS: c.ClientTLS()})
 			if err != nil {
 				w.stop()
 				return nil, err
 			}
 			w.producers = append(w.producers, p)
 		}
-		if err := w.startReaders(ctx, q, h, urls, qi); err != nil {
+		if err := w.startReaders(ctx, q, h, urls, c.ClientTLS(), qi); err != nil {
 			w.stop()
 			return nil, err
 		}
@@ -66,7 +67,7 @@ func startWorkload(ctx context.Context, c *clustertest.Cluster, queues []string,
 
 // startReaders puts the group's two members on nodes qi and qi+1, the
 // ordered member on qi+2 and the tail on qi+1 (mod the cluster size).
-func (w *workload) startReaders(ctx context.Context, q string, h *checker.History, urls []string, qi int) error {
+func (w *workload) startReaders(ctx context.Context, q string, h *checker.History, urls []string, tc *tls.Config, qi int) error {
 	specs := []struct {
 		name string
 		node int
@@ -78,7 +79,7 @@ func (w *workload) startReaders(ctx context.Context, q string, h *checker.Histor
 		{readerTail, qi + 1, client.SubOptions{From: "first", Buffer: 1024}},
 	}
 	for _, s := range specs {
-		r, err := startReader(ctx, q, s.name, rotate(urls, s.node%len(urls)), h, s.opts)
+		r, err := startReader(ctx, q, s.name, rotate(urls, s.node%len(urls)), tc, h, s.opts)
 		if err != nil {
 			return err
 		}
@@ -172,9 +173,8 @@ type reader struct {
 	ended error // why the subscription ended by itself (set before done closes)
 }
 
-func startReader(ctx context.Context, q, name string, urls []string, h *checker.History, o client.SubOptions) (*reader, error) {
-	cl, err := client.Dial(ctx, urls, client.Options{ReconnectMin: 50 * time.Millisecond,
-		ReconnectMax: 500 * time.Millisecond, PingInterval: 2 * time.Second, DialTimeout: 2 * time.Second})
+func startReader(ctx context.Context, q, name string, urls []string, tc *tls.Config, h *checker.History, o client.SubOptions) (*reader, error) {
+	cl, err := client.Dial(ctx, urls, clustertest.ClientOptions(tc))
 	if err != nil {
 		return nil, fmt.Errorf("reader %s of %s: %w", name, q, err)
 	}
