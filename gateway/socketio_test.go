@@ -121,6 +121,26 @@ func TestSocketIOPolling(t *testing.T) {
 	}
 }
 
+// Binary attachments round-trip as bytes: base64 "b" packets in a polling
+// payload, binary frames on a WebSocket, in either direction.
+func TestSocketIOBinary(t *testing.T) {
+	s := startServer(t, DefaultConfig())
+	pollTail := eioHandshake(t, s.ts.URL)
+	pollTail.connectNsp("/files", "")
+	wsTail := eioWebSocket(t, s.ts.URL)
+	wsTail.autoPong()
+	wsTail.connectNsp("/files", "")
+	sender := eioHandshake(t, s.ts.URL)
+	sender.connectNsp("/files", "")
+	sender.mustPost(`451-/files,1["file",{"_placeholder":true,"num":0}]`, "bAAf/")
+	if p := sender.await("ACK", prefixed("43/files,1")); p != `43/files,1[{"seq":1}]` {
+		t.Errorf("ACK %q", p)
+	}
+	header := `451-/files,["file",{"_placeholder":true,"num":0},"1"]`
+	pollTail.awaitAll("the binary event over polling", header, "bAAf/")
+	wsTail.awaitAll("the binary event over a WebSocket", header, "bin:\x00\x07\xff")
+}
+
 // A second GET while one is pending: the first is answered with a close
 // packet, the second with 400, and the session is gone.
 func TestSocketIOSecondPoll(t *testing.T) {

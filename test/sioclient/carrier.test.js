@@ -57,7 +57,11 @@ async function unacked(queue, group) {
   return (await carrier.get(`/v1/queues/${queue}/groups/${group}`)).unacked;
 }
 
-for (const [name, transports] of [["default options (polling, then the upgrade)", undefined], ["transports: [\"websocket\"]", ["websocket"]]]) {
+for (const [name, transports] of [
+  ["default options (polling, then the upgrade)", undefined],
+  ["transports: [\"websocket\"]", ["websocket"]],
+  ["transports: [\"polling\"]", ["polling"]],
+]) {
   describe(name, () => {
     const opts = transports ? { transports } : {};
 
