@@ -1,7 +1,7 @@
 // Package npmtest runs a directory's Node tests (npm ci, then npm test)
 // from go test, against a carrier binary built from this tree and given to
 // them as CARRIER_BIN. It skips, saying why, only when Node 20+ or npm is
-// missing.
+// missing (package nodejs decides, for every Node suite alike).
 package npmtest
 
 import (
@@ -10,32 +10,27 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/carriermq/carrier/test/nodejs"
 )
 
 // Run runs `npm ci` and `npm test` in the test's directory; what names the
 // suite in skip messages; root is the repository root relative to it.
 func Run(t *testing.T, what, root string, timeout time.Duration) {
 	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found on PATH: %s did not run; install Node.js 20 or newer", tool, what)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "node", "--version").Output(); err != nil {
-		t.Fatalf("node --version: %v", err)
-	} else if v := strings.TrimSpace(string(out)); !nodeAtLeast20(v) {
-		t.Skipf("node %s is older than 20: %s did not run", v, what)
+	if why := nodejs.Missing(ctx); why != "" {
+		t.Skipf("%s: %s did not run", why, what)
 	}
 	bin := filepath.Join(t.TempDir(), "carrier")
 	run(ctx, t, root, nil, "go", "build", "-o", bin, "./cmd/carrier")
-	run(ctx, t, ".", nil, "npm", "ci", "--no-audit", "--no-fund")
+	if err := nodejs.CI(ctx, "."); err != nil {
+		t.Fatal(err)
+	}
 	out := run(ctx, t, ".", []string{"CARRIER_BIN=" + bin}, "npm", "test")
 	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "# pass") || strings.HasPrefix(line, "# fail") || strings.HasPrefix(line, "# duration_ms") {
@@ -61,13 +56,4 @@ func run(ctx context.Context, t *testing.T, dir string, env []string, name strin
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
 	}
 	return out.String()
-}
-
-func nodeAtLeast20(version string) bool {
-	m := regexp.MustCompile(`^v(\d+)\.`).FindStringSubmatch(version)
-	if m == nil {
-		return false
-	}
-	major, err := strconv.Atoi(m[1])
-	return err == nil && major >= 20
 }
