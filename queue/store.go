@@ -74,8 +74,10 @@ type Store interface {
 	Len() int64
 	// Bytes is the sum of the stored messages' Size.
 	Bytes() int64
-	// Applied is the index of the last Append or DropThrough (0 for a new
-	// store). It is stored with the data: it survives a reopen with them.
+	// Applied is the index of the last Append, or DropThrough that removed
+	// something (0 for a new store): a mutation that changes nothing need
+	// not be recorded, replaying it is a no-op. It is stored with the data
+	// and survives a reopen with them.
 	Applied() uint64
 	// DropThrough removes every message with Seq <= seq, for the entry at
 	// index, and returns how many it removed.
@@ -170,10 +172,10 @@ func (s *memoryStore) Close() error    { return nil }
 func (s *memoryStore) Remove() error   { return nil }
 
 func (s *memoryStore) DropThrough(index, seq uint64) (int64, error) {
-	s.applied = index
 	if len(s.msgs) == 0 || seq < s.msgs[0].Seq {
 		return 0, nil
 	}
+	s.applied = index
 	n := len(s.msgs)
 	if last := s.msgs[n-1].Seq; seq < last {
 		n = int(seq - s.msgs[0].Seq + 1)
