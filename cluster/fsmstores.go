@@ -2,8 +2,13 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/carriermq/carrier/queue"
+	"github.com/carriermq/carrier/queue/diskstore"
 )
 
 // ErrStoreFailed: the message store failed a write (disk full, I/O error,
@@ -36,6 +41,59 @@ type memoryStates struct{}
 func (memoryStates) open() (queue.Stores, error) { return queue.MemoryStores{}, nil }
 func (memoryStates) discard(queue.Stores) error  { return nil }
 
+// Message store kinds (Config.Store).
+const (
+	StoreDisk   = "disk"   // message bodies in segment files (queue/diskstore)
+	StoreMemory = "memory" // every message on the heap; for tests and small setups
+)
+
 // stateStores returns how the FSM opens the message stores of the group
-// whose Raft directory is dir: nil for memory.
-func (c Config) stateStores(dir string) stateStores { return nil }
+// whose Raft directory is dir.
+func (c Config) stateStores(dir string) (stateStores, error) {
+	if c.Store != StoreDisk {
+		return memoryStates{}, nil
+	}
+	return newDiskStates(filepath.Join(dir, "store"), c.logger())
+}
+
+// diskStates keeps each State's stores in a directory of its own under
+// root: gen-1 for the state the node starts with, then one per restored
+// snapshot. The state is rebuilt from the Raft snapshot and log at every
+// start, so the stores of an earlier run are stale and removed at start:
+// whatever a crash left in them (a torn tail, a damaged or missing file)
+// is never served.
+type diskStates struct {
+	root string
+	log  *slog.Logger
+	gen  int
+}
+
+func newDiskStates(root string, log *slog.Logger) (*diskStates, error) {
+	if _, err := os.Stat(root); err == nil {
+		log.Info("removing the message stores of the previous run: the state is rebuilt from the Raft snapshot and log", "dir", root)
+	}
+	if err := os.RemoveAll(root); err != nil {
+		return nil, fmt.Errorf("remove old message stores: %w", err)
+	}
+	return &diskStates{root: root, log: log}, nil
+}
+
+func (d *diskStates) open() (queue.Stores, error) {
+	d.gen++
+	st, err := diskstore.New(filepath.Join(d.root, fmt.Sprintf("gen-%d", d.gen)), diskstore.Options{Log: d.log})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (d *diskStates) discard(st queue.Stores) error {
+	ds, ok := st.(*diskstore.Stores)
+	if !ok {
+		return fmt.Errorf("discard message stores: %T is not a disk store", st)
+	}
+	if err := os.RemoveAll(ds.Dir()); err != nil {
+		return fmt.Errorf("discard message stores: %w", err)
+	}
+	return nil
+}

@@ -93,7 +93,11 @@ func (g *group) open(cfg Config, dir string) error {
 	if err := g.openStores(cfg, dir); err != nil {
 		return err
 	}
-	fsm, err := newFSM(cfg.stateStores(dir), g.log, g.afterApply)
+	stores, err := cfg.stateStores(dir)
+	if err != nil {
+		return err
+	}
+	fsm, err := newFSM(stores, g.log, g.afterApply)
 	if err != nil {
 		return err
 	}

@@ -43,9 +43,9 @@ func envInt(key string, def int) int {
 // startCluster starts size nodes at once with --bootstrap-expect size and
 // waits until all are ready and agree on a leader. t.Cleanup kills every
 // node, and prints their logs when t failed.
-func startCluster(t *testing.T, size int) *Cluster {
+func startCluster(t *testing.T, size int, extraArgs ...string) *Cluster {
 	t.Helper()
-	c, err := New(Options{Bin: carrierBin, Dir: t.TempDir(), Size: size})
+	c, err := New(Options{Bin: carrierBin, Dir: t.TempDir(), Size: size, ExtraArgs: extraArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
