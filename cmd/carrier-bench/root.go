@@ -75,7 +75,7 @@ throughput with the same guarantees; --nats-drive sets the drive itself.`,
 		Usage:          usage,
 		IdleConns:      idleConns,
 	}
-	root.AddCommand(a.compareCmd(), a.failoverCmd())
+	root.AddCommand(a.compareCmd(), a.failoverCmd(), a.fillCmd())
 	root.AddCommand(benchcmd.Commands(env)...)
 	return root
 }
