@@ -57,3 +57,31 @@ func BenchmarkReadFiles(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendDropOldest is a full queue with discard old: every append
+// drops the oldest message (the steady state of a bounded queue).
+func BenchmarkAppendDropOldest(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const keep = 20000
+	for seq := uint64(1); seq <= keep; seq++ {
+		if err := s.Append(seq, benchMsg(seq)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		seq := uint64(keep + i + 1)
+		if _, err := s.DropThrough(seq, s.FirstSeq()); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Append(seq, benchMsg(seq)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

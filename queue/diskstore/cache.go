@@ -70,11 +70,19 @@ func (c *tailCache) firstSeq() uint64 {
 
 // get returns the cached message with seq, or nil.
 func (c *tailCache) get(seq uint64) *queue.Message {
+	if e := c.entry(seq); e != nil {
+		return e.msg
+	}
+	return nil
+}
+
+// entry returns the cache entry of seq, or nil.
+func (c *tailCache) entry(seq uint64) *cached {
 	first := c.firstSeq()
 	if c.n == 0 || seq < first || seq-first >= uint64(c.n) {
 		return nil
 	}
-	return c.at(int(seq - first)).msg
+	return c.at(int(seq - first))
 }
 
 // appendRange appends up to n cached messages from seq on.

@@ -193,15 +193,15 @@ func (s *Store) settle(drop uint64) error {
 	if drop > 0 && g.base > drop+1 && !g.dropFirst { // seqs jump only after a drop of everything
 		return fmt.Errorf("%w: dropped through %d but the first segment starts at %d", ErrDamaged, drop, g.base)
 	}
-	p, err := g.prefix(s.first)
+	p, err := g.walk(g.point(s.first), s.first, g.size)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
-	s.firstPrefix, s.last = p, prev.lastSeq()
+	s.firstPrefix, s.firstOff, s.last = p.sum, p.off, prev.lastSeq()
 	for _, g := range s.segs {
 		s.bytes += g.bytes
 	}
-	s.bytes -= p
+	s.bytes -= p.sum
 	return nil
 }
 

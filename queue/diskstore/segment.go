@@ -171,26 +171,49 @@ func (g *segment) seek(seq uint64, end int64) (*recordReader, error) {
 	return rr, nil
 }
 
-// prefix is the sum of Size of g's messages before seq (base <= seq <= last+1).
-func (g *segment) prefix(seq uint64) (int64, error) {
-	if seq > g.lastSeq() {
-		return g.bytes, nil
+// position is a place among a segment's message records: the record of
+// message seq starts at or after off (only other records between), and sum
+// is the Size of the segment's messages before it.
+type position struct {
+	seq      uint64
+	off, sum int64
+}
+
+// point is the sparse index entry at or before message seq of g.
+func (g *segment) point(seq uint64) position {
+	k := (min(seq, g.lastSeq()) - g.base) / indexEvery
+	return position{seq: g.base + k*indexEvery, off: g.offs[k], sum: g.cum[k]}
+}
+
+// walkBuffer is the read size of walk: a drop usually reads one record or
+// a few, never more than indexEvery.
+const walkBuffer = 8 << 10
+
+var walkPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, walkBuffer) }}
+
+// walk reads g's records from p up to message to (base <= p.seq <= to <=
+// last+1; the file read no further than end) and returns the position of
+// message to.
+func (g *segment) walk(p position, to uint64, end int64) (position, error) {
+	if to > g.lastSeq() {
+		return position{seq: to, off: g.size, sum: g.bytes}, nil
 	}
-	k := (seq - g.base) / indexEvery
-	rr := newRecordReader(g.file.f, g.offs[k], g.size)
-	defer rr.close()
-	sum := g.cum[k]
-	for at := g.base + k*indexEvery; at < seq; {
+	br := walkPool.Get().(*bufio.Reader)
+	br.Reset(io.NewSectionReader(g.file.f, p.off, end-p.off))
+	rr := &recordReader{br: br, off: p.off, end: end}
+	defer func() { br.Reset(nil); walkPool.Put(br) }()
+	for p.seq < to {
 		r, _, err := rr.next()
 		if err != nil {
-			return 0, fmt.Errorf("segment %s: %w", segmentName(g.id), eofAsCorrupt(err))
+			return p, fmt.Errorf("segment %s: %w", segmentName(g.id), eofAsCorrupt(err))
 		}
 		if r.kind == kindMsg {
-			sum += r.msg.Size()
-			at++
+			p.sum += r.msg.Size()
+			p.seq++
 		}
+		p.off = rr.off
 	}
-	return sum, nil
+	return p, nil
 }
 
 // eofAsCorrupt: a record the index says is there and is not is damage.

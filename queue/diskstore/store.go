@@ -43,10 +43,11 @@ type Store struct {
 	first, last uint64 // stored seqs; both 0 when empty
 	bytes       int64  // sum of Size of the stored messages
 	// firstPrefix is the sum of Size of the first segment's messages
-	// below first (dropped, still in the file).
-	firstPrefix int64
-	applied     uint64
-	cache       tailCache
+	// below first (dropped, still in the file); firstOff is where the
+	// first segment's records from first on start (valid when not empty).
+	firstPrefix, firstOff int64
+	applied               uint64
+	cache                 tailCache
 
 	err    error // the first failed write; every later mutation returns it
 	closed bool
@@ -119,7 +120,7 @@ func (s *Store) Append(index uint64, m *queue.Message) error {
 	size := m.Size()
 	g.added(m.Seq, off, int64(len(s.buf)), size)
 	if s.empty() {
-		s.first, s.firstPrefix = m.Seq, g.bytes-size
+		s.first, s.firstPrefix, s.firstOff = m.Seq, g.bytes-size, off
 	}
 	s.last, s.bytes, s.applied = m.Seq, s.bytes+size, index
 	s.flushed = g.size - int64(s.w.Buffered())
@@ -243,23 +244,47 @@ func (s *Store) dropPart(index, to uint64) error {
 			return err
 		}
 	}
+	moved := false
 	for s.segs[0].n == 0 || s.segs[0].lastSeq() <= to {
 		s.bytes -= s.segs[0].bytes - s.firstPrefix
-		s.firstPrefix = 0
+		s.firstPrefix, moved = 0, true
 		if err := s.deleteFirst(); err != nil {
 			return err
 		}
 	}
-	if err := s.flushFor(s.segs[0]); err != nil {
+	g := s.segs[0]
+	from := g.point(to + 1)
+	if !moved && s.first >= from.seq { // walk on from first: fewer records
+		from = position{seq: s.first, off: s.firstOff, sum: s.firstPrefix}
+	}
+	if err := s.flushThrough(to); err != nil {
 		return err
 	}
-	p, err := s.segs[0].prefix(to + 1)
+	at, err := g.walk(from, to+1, s.readEnd(g))
 	if err != nil {
 		return s.fail(err)
 	}
-	s.bytes -= p - s.firstPrefix
-	s.first, s.firstPrefix = to+1, p
+	s.bytes -= at.sum - s.firstPrefix
+	s.first, s.firstOff, s.firstPrefix = to+1, at.off, at.sum
 	return nil
+}
+
+// flushThrough flushes when the record of seq is not in its file yet
+// (such a message is in the cache: the invariant on flushed).
+func (s *Store) flushThrough(seq uint64) error {
+	if e := s.cache.entry(seq); e != nil && e.seg == s.active().id && e.end > s.flushed {
+		return s.flush()
+	}
+	return nil
+}
+
+// readEnd is how far g's file may be read: all of a sealed segment, the
+// flushed part of the active one.
+func (s *Store) readEnd(g *segment) int64 {
+	if g == s.active() {
+		return s.flushed
+	}
+	return g.size
 }
 
 // syncActive flushes the active segment and syncs it to disk.
@@ -269,14 +294,6 @@ func (s *Store) syncActive() error {
 	}
 	if err := s.active().file.f.Sync(); err != nil {
 		return s.fail(fmt.Errorf("sync segment: %w", err))
-	}
-	return nil
-}
-
-// flushFor flushes when g is the active segment (its records are read).
-func (s *Store) flushFor(g *segment) error {
-	if g == s.active() && s.flushed < g.size {
-		return s.flush()
 	}
 	return nil
 }
@@ -298,7 +315,7 @@ func (s *Store) dropAll(index, to uint64) error {
 			return err
 		}
 	}
-	s.first, s.last, s.bytes, s.firstPrefix = 0, 0, 0, 0
+	s.first, s.last, s.bytes, s.firstPrefix, s.firstOff = 0, 0, 0, 0, 0
 	return nil
 }
 
