@@ -58,6 +58,9 @@ type Config struct {
 
 	Logger       *slog.Logger // nil: slog.Default()
 	RaftLogLevel slog.Level   // records of raft and raft-wal below this are dropped
+
+	// stores, when set (tests only), replaces the stores Store chooses.
+	stores stateStores
 }
 
 // DefaultConfig returns the defaults for every field but NodeID, DataDir and addresses.

@@ -50,6 +50,9 @@ const (
 // stateStores returns how the FSM opens the message stores of the group
 // whose Raft directory is dir.
 func (c Config) stateStores(dir string) (stateStores, error) {
+	if c.stores != nil {
+		return c.stores, nil
+	}
 	if c.Store != StoreDisk {
 		return memoryStates{}, nil
 	}

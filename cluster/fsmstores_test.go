@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"syscall"
@@ -65,5 +67,59 @@ func TestStoreFailureStopsApplying(t *testing.T) {
 	}
 	if _, err := f.Snapshot(); err == nil {
 		t.Fatal("snapshot of a failed state accepted")
+	}
+}
+
+// fullAfter opens memory stores that take limit messages in all and then
+// fail every Append with ENOSPC, as a disk that fills up.
+type fullAfter struct{ left *int }
+
+func (f fullAfter) open() (queue.Stores, error) { return f, nil }
+func (fullAfter) discard(queue.Stores) error    { return nil }
+func (f fullAfter) Open(queue.QueueID) (queue.Store, error) {
+	return fillingStore{Store: queue.NewMemoryStore(), left: f.left}, nil
+}
+
+type fillingStore struct {
+	queue.Store
+	left *int
+}
+
+func (s fillingStore) Append(index uint64, m *queue.Message) error {
+	if *s.left == 0 {
+		return syscall.ENOSPC
+	}
+	*s.left--
+	return s.Store.Append(index, m)
+}
+
+// TestStoreFullFailStops: on a real node, a publish whose entry the store
+// cannot apply gets ErrUnknownOutcome (never a confirmation); the node
+// stops raft, Failed delivers ErrStoreFailed and Ready reports it.
+func TestStoreFullFailStops(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	left := 5
+	cfg.stores = fullAfter{left: &left}
+	n := startNode(t, cfg)
+	mustPropose(t, n, queue.CreateQueue{Name: "q"})
+	for i := range 5 {
+		publishOne(t, n, "q", fmt.Sprintf("m%d", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	_, err := n.Propose(ctx, queue.Publish{Queue: "q", Messages: []*queue.Message{{ID: "full", Data: []byte("1")}}})
+	if !errors.Is(err, ErrUnknownOutcome) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("publish on a full store: %v, want ErrUnknownOutcome with ENOSPC", err)
+	}
+	select {
+	case err := <-n.Failed():
+		if !errors.Is(err, ErrStoreFailed) {
+			t.Fatalf("Failed: %v, want ErrStoreFailed", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the node did not fail-stop")
+	}
+	if err := n.Ready(); !errors.Is(err, ErrStoreFailed) {
+		t.Fatalf("Ready: %v, want ErrStoreFailed", err)
 	}
 }
