@@ -149,7 +149,7 @@ func (s *Store) load(ids []uint64) error {
 		return fmt.Errorf("seek segment: %w", err)
 	}
 	s.w.Reset(g.file.f)
-	s.flushed = g.size
+	s.flushed.Store(g.size)
 	return nil
 }
 
@@ -162,7 +162,7 @@ func (s *Store) startActive() error {
 	s.nextID++
 	s.segs = append(s.segs, g)
 	s.w.Reset(g.file.f)
-	s.flushed = g.size
+	s.flushed.Store(g.size)
 	return s.syncDir()
 }
 

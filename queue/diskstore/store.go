@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"sync/atomic"
 
 	"github.com/carriermq/carrier/queue"
 )
@@ -35,10 +37,14 @@ type Store struct {
 	// one, appended to through w.
 	segs []*segment
 	w    *bufio.Writer
-	// flushed is how much of the active segment is in its file.
+	// flushed is how much of the active segment is in its file: atomic,
+	// because Capture flushes while readers read it (both under the
+	// state's read lock), and either value bounds what is in the file.
 	// Invariant: every message whose record ends past flushed is in cache.
-	flushed int64
-	nextID  uint64
+	flushed atomic.Int64
+	// wmu serialises flushes (the writer's and Capture's).
+	wmu    sync.Mutex
+	nextID uint64
 
 	first, last uint64 // stored seqs; both 0 when empty
 	bytes       int64  // sum of Size of the stored messages
@@ -123,7 +129,7 @@ func (s *Store) Append(index uint64, m *queue.Message) error {
 		s.first, s.firstPrefix, s.firstOff = m.Seq, g.bytes-size, off
 	}
 	s.last, s.bytes, s.applied = m.Seq, s.bytes+size, index
-	s.flushed = g.size - int64(s.w.Buffered())
+	s.flushed.Store(g.size - int64(s.w.Buffered()))
 	return s.cacheAdd(m, g)
 }
 
@@ -150,7 +156,7 @@ func (s *Store) roll() error {
 	s.nextID++
 	s.segs = append(s.segs, g)
 	s.w.Reset(g.file.f)
-	s.flushed = g.size
+	s.flushed.Store(g.size)
 	return s.syncDir()
 }
 
@@ -171,10 +177,12 @@ func (s *Store) syncDir() error {
 
 // flush writes the buffered records to the active segment's file.
 func (s *Store) flush() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	if err := s.w.Flush(); err != nil {
 		return s.fail(fmt.Errorf("write segment: %w", err))
 	}
-	s.flushed = s.active().size
+	s.flushed.Store(s.active().size)
 	return nil
 }
 
@@ -184,7 +192,7 @@ func (s *Store) flush() error {
 func (s *Store) cacheAdd(m *queue.Message, g *segment) error {
 	s.cache.push(m, g.id, g.size, int64(len(s.buf)))
 	for s.cache.over(s.opts.CacheBytes) {
-		if o := s.cache.oldest(); o.seg == g.id && o.end > s.flushed {
+		if o := s.cache.oldest(); o.seg == g.id && o.end > s.flushed.Load() {
 			if err := s.flush(); err != nil {
 				return err
 			}
@@ -225,7 +233,7 @@ func (s *Store) writeDrop(index, seq uint64) error {
 		return s.fail(fmt.Errorf("append: %w", err))
 	}
 	s.active().size += int64(len(s.buf))
-	s.flushed = s.active().size - int64(s.w.Buffered())
+	s.flushed.Store(s.active().size - int64(s.w.Buffered()))
 	s.applied = index
 	return nil
 }
@@ -272,7 +280,7 @@ func (s *Store) dropPart(index, to uint64) error {
 // flushThrough flushes when the record of seq is not in its file yet
 // (such a message is in the cache: the invariant on flushed).
 func (s *Store) flushThrough(seq uint64) error {
-	if e := s.cache.entry(seq); e != nil && e.seg == s.active().id && e.end > s.flushed {
+	if e := s.cache.entry(seq); e != nil && e.seg == s.active().id && e.end > s.flushed.Load() {
 		return s.flush()
 	}
 	return nil
@@ -282,7 +290,7 @@ func (s *Store) flushThrough(seq uint64) error {
 // flushed part of the active one.
 func (s *Store) readEnd(g *segment) int64 {
 	if g == s.active() {
-		return s.flushed
+		return s.flushed.Load()
 	}
 	return g.size
 }
@@ -380,7 +388,7 @@ func (s *Store) readDisk(seq uint64, n int) ([]*queue.Message, error) {
 		g := s.segs[i]
 		end := g.size
 		if g == s.active() {
-			end = s.flushed
+			end = s.flushed.Load()
 		}
 		var err error
 		out, err = readSegment(g, seq+uint64(len(out)), end, n-len(out), out)
