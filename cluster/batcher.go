@@ -288,6 +288,10 @@ func (b *batcher) complete(e inflightEntry) {
 		b.fail(e.batch, raftError(err))
 		return
 	}
+	if err, ok := e.future.Response().(error); ok { // the store failed applying it (fsm.storeFailed)
+		b.fail(e.batch, fmt.Errorf("%w: entry %d was not applied on this node: %w", ErrUnknownOutcome, e.future.Index(), err))
+		return
+	}
 	results, ok := e.future.Response().([]queue.Result)
 	if !ok || len(results) != len(e.batch) {
 		b.log.Error("entry applied with an unexpected response", "index", e.future.Index(),

@@ -55,6 +55,9 @@ type Config struct {
 	// show at once rather than when the current segment is used up (the fault
 	// suite uses it); larger ones mean fewer files.
 	SegmentBytes int
+	// Store is where queue messages are kept: StoreDisk (segment files
+	// under DataDir/raft/store) or StoreMemory ("" is memory).
+	Store string
 
 	MaxBatchCommands   int // commands per Raft entry (group commit)
 	MaxBatchBytes      int // estimated encoded bytes per Raft entry; a larger command goes alone
@@ -63,6 +66,9 @@ type Config struct {
 
 	Logger       *slog.Logger // nil: slog.Default()
 	RaftLogLevel slog.Level   // records of raft and raft-wal below this are dropped
+
+	// stores, when set (tests only), replaces the stores Store chooses.
+	stores stateStores
 }
 
 // DefaultConfig returns the defaults for every field but NodeID, DataDir and addresses.
@@ -100,6 +106,7 @@ func (c Config) Validate() error {
 	}
 	add(c.NodeID != "", "node id is empty")
 	add(c.DataDir != "", "data dir is empty")
+	add(c.Store == "" || c.Store == StoreDisk || c.Store == StoreMemory, "store %q: want %q or %q", c.Store, StoreDisk, StoreMemory)
 	errs = append(errs, validateAddr("raft bind", c.RaftBind, false))
 	if c.RaftAdvertise != "" {
 		errs = append(errs, validateAddr("raft advertise", c.RaftAdvertise, true))

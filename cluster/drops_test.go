@@ -14,7 +14,7 @@ import (
 // only counted; a queue deleted and created again is logged again.
 func TestLimitDropsLoggedOncePerQueue(t *testing.T) {
 	var buf bytes.Buffer
-	f := newFSM(nil, slog.New(slog.NewTextHandler(&buf, nil)), nil)
+	f := memoryFSM(slog.New(slog.NewTextHandler(&buf, nil)))
 	publish := func(n int) queue.Command {
 		p := queue.Publish{Queue: "q"}
 		for range n {

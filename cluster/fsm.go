@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,9 +24,12 @@ import (
 // raft calls ApplyBatch, Apply, Snapshot and Restore from its single FSM
 // goroutine, never concurrently with each other.
 type fsm struct {
-	log      *slog.Logger
-	newStore func() queue.Store
-	onApply  func() // called after each batch, outside the lock; must not block
+	log     *slog.Logger
+	stores  stateStores
+	onApply func() // called after each batch, outside the lock; must not block
+	// failed receives the state's store failure, once (capacity 1); the
+	// group stops raft on it (failStop).
+	failed chan error
 
 	mu         sync.RWMutex
 	state      *queue.State     // guarded by mu
@@ -47,8 +51,17 @@ type observerRecord struct {
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
-func newFSM(newStore func() queue.Store, log *slog.Logger, onApply func()) *fsm {
-	return &fsm{log: log, newStore: newStore, onApply: onApply, state: queue.New(newStore)}
+// newFSM returns an FSM over an empty state whose stores come from stores
+// (in memory when nil).
+func newFSM(stores stateStores, log *slog.Logger, onApply func()) (*fsm, error) {
+	if stores == nil {
+		stores = memoryStates{}
+	}
+	st, err := stores.open()
+	if err != nil {
+		return nil, fmt.Errorf("open message stores: %w", err)
+	}
+	return &fsm{log: log, stores: stores, onApply: onApply, failed: make(chan error, 1), state: queue.New(st)}, nil
 }
 
 // decodeLog decodes the entry a command log carries. Any error means this
@@ -94,8 +107,16 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	f.mu.Lock()
 	for i, l := range logs {
+		if err := f.state.Err(); err != nil {
+			out[i] = err // not applied: the proposer learns the outcome is unknown
+			continue
+		}
 		if l.Type == raft.LogCommand {
 			out[i] = f.applyEntry(l.Index, entries[i])
+		}
+		if err := f.state.Err(); err != nil {
+			out[i] = f.storeFailed(err)
+			continue
 		}
 		f.applied.Store(l.Index)
 	}
@@ -120,6 +141,19 @@ func (f *fsm) applyEntry(index uint64, e queue.Entry) []queue.Result {
 	return results
 }
 
+// storeFailed reports the state's first store failure (a full disk, a
+// damaged file) and returns it as the entry's response. The state is half
+// applied: nothing more is applied, and the group stops raft (failStop).
+// mu must be held for writing.
+func (f *fsm) storeFailed(err error) error {
+	f.log.Error("the message store failed: this node stops applying the log; start it again once the disk is fixed", "err", err)
+	select {
+	case f.failed <- err:
+	default:
+	}
+	return err
+}
+
 // Apply applies a single log (raft uses ApplyBatch; this completes raft.FSM).
 func (f *fsm) Apply(l *raft.Log) any {
 	return f.ApplyBatch([]*raft.Log{l})[0]
@@ -130,25 +164,56 @@ func (f *fsm) Apply(l *raft.Log) any {
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	if err := f.state.Err(); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
 	return &fsmSnapshot{snap: f.state.Snapshot()}, nil
 }
 
 // Restore replaces the state with the snapshot in rc. The new state is read
 // outside the lock and swapped in atomically; on error the old state stays.
+//
+// The new state gets its own Stores (stateStores.open), so the restore
+// never touches the stores of the state it replaces; those are closed and
+// discarded after the swap.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	s := queue.New(f.newStore)
-	if err := s.Restore(rc); err != nil {
+	st, err := f.stores.open()
+	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	s := queue.New(st)
+	if err := s.Restore(rc); err != nil {
+		return errors.Join(fmt.Errorf("restore snapshot: %w", err), f.stores.discard(st))
+	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	old := f.state
 	f.state = s
 	f.applied.Store(s.AppliedIndex())
 	for _, r := range f.observers {
 		if ro, ok := r.o.(RestoreObserver); ok {
 			ro.OnRestore()
 		}
+	}
+	f.mu.Unlock()
+	return f.release(old)
+}
+
+// release closes the stores of a state given up and discards its Stores.
+func (f *fsm) release(old *queue.State) error {
+	err := errors.Join(old.Close(), f.stores.discard(old.Stores()))
+	if err != nil {
+		f.log.Error("the message stores of the state a snapshot replaced were not released", "err", err)
+	}
+	return nil // the restore itself succeeded
+}
+
+// close closes the live state's stores (raft must be shut down).
+func (f *fsm) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.state.Close(); err != nil {
+		return fmt.Errorf("close message stores: %w", err)
 	}
 	return nil
 }
@@ -202,5 +267,5 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	return nil
 }
 
-// Release is a no-op: the capture holds no resources beyond memory.
-func (s *fsmSnapshot) Release() {}
+// Release releases what the capture holds (the stores' views).
+func (s *fsmSnapshot) Release() { _ = s.snap.Close() }

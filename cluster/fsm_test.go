@@ -12,7 +12,16 @@ import (
 )
 
 func newTestFSM() *fsm {
-	return newFSM(nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	return memoryFSM(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// memoryFSM is an FSM with in-memory stores, which cannot fail to open.
+func memoryFSM(log *slog.Logger) *fsm {
+	f, err := newFSM(nil, log, nil)
+	if err != nil {
+		panic(err)
+	}
+	return f
 }
 
 // commandLog encodes an entry as raft would hand it to the FSM.

@@ -47,10 +47,11 @@ type group struct {
 	gone       *goneWorker                     // nodes to clean up after (forward_gone.go)
 	deadNodes  atomic.Pointer[func() []string] // gossip's dead nodes, once membership runs
 
-	failed    chan error    // the log store's failure, after raft stopped (capacity 1)
-	notify    chan bool     // raft's leadership notifications
-	kick      chan struct{} // wakes the timers after an apply (capacity 1)
-	stop      chan struct{} // closed by close
+	failed    chan error            // the log store's or message store's failure, after raft stopped (capacity 1)
+	storeErr  atomic.Pointer[error] // the message store's failure (Ready reports it)
+	notify    chan bool             // raft's leadership notifications
+	kick      chan struct{}         // wakes the timers after an apply (capacity 1)
+	stop      chan struct{}         // closed by close
 	wg        sync.WaitGroup
 	resetDone atomic.Bool // ResetNode of this session applied
 	// quarantined: this data dir once held Raft state that had to be moved
@@ -75,6 +76,9 @@ func openGroup(cfg Config, session, dir string) (*group, error) {
 		if g.raft != nil {
 			_ = g.raft.Shutdown().Error()
 		}
+		if g.fsm != nil {
+			_ = g.fsm.close()
+		}
 		_ = g.closeStores() // the open error is the one worth reporting
 		return nil, err
 	}
@@ -87,7 +91,15 @@ func (g *group) open(cfg Config, dir string) error {
 	if err := g.openStores(cfg, dir); err != nil {
 		return err
 	}
-	g.fsm = newFSM(nil, g.log, g.afterApply)
+	stores, err := cfg.stateStores(dir)
+	if err != nil {
+		return err
+	}
+	fsm, err := newFSM(stores, g.log, g.afterApply)
+	if err != nil {
+		return err
+	}
+	g.fsm = fsm
 	cached, err := raft.NewLogCache(logCacheEntries, g.logs)
 	if err != nil {
 		return fmt.Errorf("log cache: %w", err)
@@ -236,25 +248,31 @@ func (g *group) doClose(ctx context.Context) error {
 	if err := g.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("shut raft down: %w", err))
 	}
-	errs = append(errs, g.closeStores())
+	errs = append(errs, g.fsm.close(), g.closeStores())
 	return errors.Join(errs...)
 }
 
 // failStop stops raft at the first failed log write (countingLogStore), so
 // that the node neither campaigns nor votes with a log it cannot extend
-// (its uncommitted tail would win it elections it cannot serve), then
+// (its uncommitted tail would win it elections it cannot serve), or at the
+// first failure of the message store (the state is half applied), then
 // reports the failure on failed.
 func (g *group) failStop() {
+	var err error
 	select {
 	case <-g.stop:
-	case err := <-g.logs.failed:
+		return
+	case err = <-g.logs.failed:
 		g.log.Error("the Raft log cannot be written: Raft stopped on this node; start it again once the disk is fixed", "err", err)
 		err = fmt.Errorf("%w: %w", ErrLogStoreFailed, err)
-		if serr := g.raft.Shutdown().Error(); serr != nil {
-			err = errors.Join(err, fmt.Errorf("shut raft down: %w", serr))
-		}
-		g.failed <- err
+	case err = <-g.fsm.failed:
+		g.storeErr.Store(&err)
+		err = fmt.Errorf("%w: %w", ErrStoreFailed, err)
 	}
+	if serr := g.raft.Shutdown().Error(); serr != nil {
+		err = errors.Join(err, fmt.Errorf("shut raft down: %w", serr))
+	}
+	g.failed <- err
 }
 
 // closeStores closes the transport and the log store (whichever are open).

@@ -40,6 +40,7 @@ func testConfig(t testing.TB, dir string) Config {
 	cfg := DefaultConfig()
 	cfg.NodeID = "n1"
 	cfg.DataDir = dir
+	cfg.Store = StoreDisk // the default of carrier serve
 	cfg.RaftBind = "127.0.0.1:0"
 	cfg.Bootstrap = true
 	cfg.Logger = logger

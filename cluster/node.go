@@ -125,7 +125,8 @@ func (n *Node) View(fn func(s *queue.State)) { n.group.fsm.view(fn) }
 func (n *Node) Observe(o Observer) (cancel func()) { return n.group.fsm.observe(o) }
 
 // Failed receives, once, the error of a failed write to the Raft log (disk
-// full, I/O error), wrapping ErrLogStoreFailed. By then the node has stopped Raft (it neither votes nor
+// full, I/O error), wrapping ErrLogStoreFailed, or of the message store,
+// wrapping ErrStoreFailed. By then the node has stopped Raft (it neither votes nor
 // leads) and is not Ready: the owner must close it and start it again,
 // which reopens the log from what is on disk (see countingLogStore).
 // carrier serve exits non-zero.

@@ -105,6 +105,9 @@ func (n *Node) Ready() error {
 	if err := g.logs.usable(); err != nil {
 		return err
 	}
+	if p := g.storeErr.Load(); p != nil {
+		return fmt.Errorf("%w: %w", ErrStoreFailed, *p)
+	}
 	switch st := g.raft.State(); st {
 	case raft.Leader, raft.Follower:
 	default:

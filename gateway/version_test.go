@@ -200,7 +200,7 @@ func copyState(t *testing.T, n *cluster.Node) *queue.State {
 	if _, err := snap.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	st := queue.New(queue.NewMemoryStore)
+	st := queue.New(nil)
 	if err := st.Restore(&buf); err != nil {
 		t.Fatal(err)
 	}

@@ -14,17 +14,40 @@ import (
 // The effective time of the entry is max(e.Time, the last effective time),
 // so time never goes backwards. Commands apply in order; a command that
 // fails returns Result.Err (an *Error) and changes nothing, except Ack and
-// Nack, which apply their valid seqs and report the others. A store
-// failure panics: the replica must stop rather than diverge.
-func (s *State) Apply(index uint64, e Entry) ([]Result, []Event) {
+// Nack, which apply their valid seqs and report the others.
+//
+// A store failure (see Store) stops the state: Apply returns no results and
+// no events for that entry, Err reports the failure, and every later Apply
+// returns nothing. The replica must stop rather than diverge.
+func (s *State) Apply(index uint64, e Entry) (results []Result, events []Event) {
+	if s.err != nil {
+		return nil, nil
+	}
+	defer s.recoverStore(index, &results, &events)
 	s.applied = index
+	s.books.index = index
 	s.lastTime = max(s.lastTime, e.Time)
 	t := &tx{now: s.lastTime}
-	results := make([]Result, len(e.Commands))
+	results = make([]Result, len(e.Commands))
 	for i, c := range e.Commands {
 		results[i] = s.apply(t, c)
 	}
 	return results, t.events
+}
+
+// recoverStore turns a storeFailure panic during the entry at index into
+// s.err and clears the entry's results and events. Other panics go on.
+func (s *State) recoverStore(index uint64, results *[]Result, events *[]Event) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	f, ok := r.(storeFailure)
+	if !ok {
+		panic(r)
+	}
+	s.err = fmt.Errorf("apply entry %d: %w", index, f.err)
+	*results, *events = nil, nil
 }
 
 func (s *State) apply(t *tx, c Command) Result {
@@ -141,7 +164,7 @@ func (s *State) createNew(t *tx, name string, cfg QueueConfig, maxQueues int) (*
 	if maxQueues > 0 && len(s.queues) >= maxQueues {
 		return nil, Errorf(CodeTooManyQueues, "%d queues exist, the limit is %d", len(s.queues), maxQueues)
 	}
-	q := newQueue(name, cfg, t.now, s.makeStore())
+	q := newQueue(name, cfg, t.now, must(s.openStore(QueueID{Name: name, Created: t.now})))
 	s.addQueue(q)
 	return q, nil
 }
@@ -228,7 +251,7 @@ func (s *State) budgetFor(q *queue, max int64) int64 {
 	if max <= 0 {
 		return math.MaxInt64
 	}
-	return max - (*s.totalBytes - q.store.Bytes())
+	return max - (s.books.total - q.store.Bytes())
 }
 
 func (s *State) join(t *tx, c Join) Result {

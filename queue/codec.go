@@ -341,3 +341,26 @@ func (d *decoder) position() Position {
 func (d *decoder) memberRef() MemberRef {
 	return MemberRef{ID: d.string(), Node: d.string(), Session: d.string()}
 }
+
+// AppendMessage appends m in the encoding Publish and snapshots use (seq
+// included) and returns the extended buffer. Stores on disk keep messages
+// in this encoding.
+func AppendMessage(b []byte, m *Message) []byte {
+	e := encoder{buf: b}
+	e.message(m)
+	return e.buf
+}
+
+// DecodeMessage decodes one message written by AppendMessage; b must hold
+// exactly one. The message does not alias b.
+func DecodeMessage(b []byte) (*Message, error) {
+	d := decoder{buf: append([]byte(nil), b...), alias: true}
+	m := d.message()
+	if d.err == nil && d.off != len(d.buf) {
+		d.fail("%d trailing bytes", len(d.buf)-d.off)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("decode message: %w", d.err)
+	}
+	return m, nil
+}

@@ -251,3 +251,21 @@ func writeSeed(t *testing.T, target, name string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+func TestMessageRoundTrip(t *testing.T) {
+	m := &Message{Seq: 9, ID: "a", Event: "e", Data: []byte(`{"x":1}`), Binary: true,
+		Headers: map[string]string{"b": "2", "a": "1"}, Time: -3, DeliverAt: 77}
+	b := AppendMessage([]byte("prefix"), m)
+	got, err := DecodeMessage(b[len("prefix"):])
+	if err != nil || !reflect.DeepEqual(got, m) {
+		t.Fatalf("round trip: %+v, %v; want %+v", got, err, m)
+	}
+	for n := range len(b) - len("prefix") {
+		if _, err := DecodeMessage(b[len("prefix") : len("prefix")+n]); err == nil {
+			t.Fatalf("prefix of %d bytes decoded", n)
+		}
+	}
+	if _, err := DecodeMessage(append(b[len("prefix"):len(b):len(b)], 0)); err == nil {
+		t.Fatal("trailing byte accepted")
+	}
+}

@@ -23,8 +23,8 @@ func checkInvariants(s *State) error {
 		}
 		total += s.queues[name].store.Bytes()
 	}
-	if total != *s.totalBytes {
-		return fmt.Errorf("totalBytes %d, stores hold %d", *s.totalBytes, total)
+	if total != s.books.total {
+		return fmt.Errorf("totalBytes %d, stores hold %d", s.books.total, total)
 	}
 	return nil
 }

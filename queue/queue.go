@@ -25,7 +25,7 @@ type queue struct {
 	created int64
 	lastSeq uint64 // last seq ever assigned
 	dropped int64  // messages a limit removed (maxMessages, maxBytes, maxAge), never consumed or purged
-	store   Store
+	store   accountedStore
 	dedup   dedupIndex
 	groups  map[string]*group
 	names   []string
@@ -35,7 +35,7 @@ type queue struct {
 	deadline int64 // when the next timer fires (valid when timerPos >= 0)
 }
 
-func newQueue(name string, cfg QueueConfig, created int64, store Store) *queue {
+func newQueue(name string, cfg QueueConfig, created int64, store accountedStore) *queue {
 	return &queue{
 		name:     name,
 		config:   cfg,
@@ -48,11 +48,15 @@ func newQueue(name string, cfg QueueConfig, created int64, store Store) *queue {
 	}
 }
 
-// must turns a store failure into a panic: the replica cannot continue
-// without diverging from the others.
+// storeFailure is what must panics with; Apply recovers it into State.Err.
+type storeFailure struct{ err error }
+
+// must turns a store failure into a storeFailure panic, which unwinds the
+// command being applied: the replica cannot continue without diverging
+// from the others, and Apply stops the state (State.Err).
 func must[T any](v T, err error) T {
 	if err != nil {
-		panic(fmt.Errorf("queue: store failed: %w", err))
+		panic(storeFailure{fmt.Errorf("queue: store failed: %w", err)})
 	}
 	return v
 }

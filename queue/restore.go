@@ -14,32 +14,40 @@ var errInvalid = errors.New("invalid snapshot")
 // Restore replaces the whole state with one read from r (written by
 // Snapshot.WriteTo). It decodes and validates everything into a new state
 // first (format, checksum and every invariant the state machine relies on)
-// and swaps it in only then: on error the state is unchanged. The store
-// factory given to New is kept.
+// and swaps it in only then: on error the state is unchanged and every
+// store the restore opened is removed again. On success the old queues'
+// stores are closed. The Stores given to New is kept, and the restored
+// queues' stores are opened with it while the old ones are open: for stores
+// on disk, restore into a new State with its own Stores (as cluster/ does).
 func (s *State) Restore(r io.Reader) error {
-	next, err := readSnapshot(r, s.newStore)
+	next, err := readSnapshot(r, s.stores)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	old := *s
 	*s = *next
+	if err := old.Close(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	return nil
 }
 
 // snapReader decodes a snapshot stream; its decoder hashes every byte it
 // consumes.
 type snapReader struct {
-	d        decoder
-	newStore func() Store
-	now      int64 // the snapshot's last time: no recorded time may be later
-	version  byte  // the snapshot's format version
+	d       decoder
+	stores  Stores
+	now     int64 // the snapshot's last time: no recorded time may be later
+	version byte  // the snapshot's format version
 }
 
 // maxSeq bounds restored seqs far below overflow.
 const maxSeq = 1 << 62
 
-func readSnapshot(r io.Reader, newStore func() Store) (*State, error) {
-	sr := &snapReader{d: decoder{r: r, sum: crc32.New(castagnoli)}, newStore: newStore}
-	s, err := sr.state()
+func readSnapshot(r io.Reader, stores Stores) (*State, error) {
+	sr := &snapReader{d: decoder{r: r, sum: crc32.New(castagnoli)}, stores: stores}
+	s := New(stores)
+	err := sr.state(s)
 	if err == nil {
 		err = sr.d.err
 	}
@@ -47,9 +55,20 @@ func readSnapshot(r io.Reader, newStore func() Store) (*State, error) {
 		err = sr.trailer()
 	}
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, s.removeAll())
 	}
 	return s, nil
+}
+
+// removeAll removes the stores of every queue of a state that is given up.
+func (s *State) removeAll() error {
+	var errs []error
+	for _, name := range s.names {
+		if err := s.queues[name].store.Remove(); err != nil {
+			errs = append(errs, fmt.Errorf("remove store of queue %q: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // trailer checks the checksum and that nothing follows it.
@@ -69,29 +88,26 @@ func (sr *snapReader) trailer() error {
 	return sr.d.err
 }
 
-func (sr *snapReader) state() (*State, error) {
+func (sr *snapReader) state(s *State) error {
 	d := &sr.d
 	sr.version = d.byte()
 	if d.err == nil && (sr.version < 1 || sr.version > snapshotVersion) {
-		return nil, fmt.Errorf("%w: snapshot version %d, want 1 to %d", errMalformed, sr.version, snapshotVersion)
+		return fmt.Errorf("%w: snapshot version %d, want 1 to %d", errMalformed, sr.version, snapshotVersion)
 	}
-	s := New(sr.newStore)
 	s.applied = d.uvarint()
+	s.books.index = s.applied
 	s.lastTime = d.varint()
 	sr.now = s.lastTime
 	n, _ := d.count()
 	for i := 0; i < n && d.err == nil; i++ {
 		q, err := sr.queue(s)
 		if err != nil {
-			return nil, err
-		}
-		if len(s.names) > 0 && q.name <= s.names[len(s.names)-1] {
-			return nil, fmt.Errorf("%w: queue %q out of order", errInvalid, q.name)
+			return err
 		}
 		s.addQueue(q)
 		s.rearm(q)
 	}
-	return s, d.err
+	return d.err
 }
 
 func (sr *snapReader) queue(s *State) (*queue, error) {
@@ -107,18 +123,26 @@ func (sr *snapReader) queue(s *State) (*queue, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, fmt.Errorf("%w: %w", errInvalid, err)
 	}
+	if len(s.names) > 0 && name <= s.names[len(s.names)-1] {
+		return nil, fmt.Errorf("%w: queue %q out of order", errInvalid, name)
+	}
 	if created > sr.now || lastSeq > maxSeq || dropped > lastSeq {
 		return nil, fmt.Errorf("%w: queue %q: created %d or last seq %d out of range", errInvalid, name, created, lastSeq)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: queue %q: %w", errInvalid, name, err)
 	}
-	q := newQueue(name, cfg, created, s.makeStore())
+	st, err := s.openStore(QueueID{Name: name, Created: created})
+	if err != nil {
+		return nil, err
+	}
+	q := newQueue(name, cfg, created, st)
 	q.lastSeq, q.dropped = lastSeq, int64(dropped)
 	steps := []func(*queue) error{sr.messages, sr.dedupRecords, sr.groups, sr.deadLetters}
 	for _, step := range steps {
 		if err := step(q); err != nil {
-			return nil, fmt.Errorf("queue %q: %w", name, err)
+			s.books.total -= st.Bytes()
+			return nil, errors.Join(fmt.Errorf("queue %q: %w", name, err), st.Remove())
 		}
 	}
 	return q, nil

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
 	"hash/crc32"
@@ -46,6 +47,16 @@ func (s *State) Snapshot() *Snapshot {
 		sn.queues = append(sn.queues, s.queues[name].image())
 	}
 	return sn
+}
+
+// Close releases what the capture holds (the stores' views); call it once,
+// after the last WriteTo.
+func (sn *Snapshot) Close() error {
+	var errs []error
+	for _, qi := range sn.queues {
+		errs = append(errs, qi.messages.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func (q *queue) image() queueImage {

@@ -5,6 +5,11 @@
 // on the events Apply returns.
 package queue
 
+import (
+	"errors"
+	"fmt"
+)
+
 // State is the pure, deterministic state machine of every queue in one Raft
 // group. It does no IO, starts no goroutines, reads no clock and draws no
 // random numbers; map iteration never decides an outcome.
@@ -15,26 +20,54 @@ package queue
 // LastTime, NextDeadline, Snapshot) never mutate and may run concurrently
 // with each other.
 type State struct {
-	newStore func() Store
+	stores   Stores
 	queues   map[string]*queue
 	names    []string // sorted keys of queues
 	applied  uint64
 	lastTime int64 // effective time of the last entry; never decreases
 	timers   queueHeap
-	// Invariant: *totalBytes is the sum of Bytes() of every queue's store
-	// (kept by accountedStore, so Publish's store-wide budget costs O(1)).
-	// A pointer shared with the stores, so Restore's swap of the whole
-	// struct keeps them counting into the state's total.
-	totalBytes *int64
+	// books is shared with the queues' stores (accountedStore), so
+	// Restore's swap of the whole struct keeps them counting into it.
+	books *ledger
+	// err is the first store failure; once set, Apply does nothing.
+	err error
 }
 
-// New returns an empty state whose queues keep messages in stores made by newStore
-// (NewMemoryStore when nil).
-func New(newStore func() Store) *State {
-	if newStore == nil {
-		newStore = NewMemoryStore
+// ledger is what a State's stores share with it.
+type ledger struct {
+	// Invariant: total is the sum of Bytes() of every queue's store (so
+	// Publish's store-wide budget costs O(1)).
+	total int64
+	// index is the log index of the entry being applied (or restored): the
+	// index every store mutation is recorded with.
+	index uint64
+}
+
+// New returns an empty state whose queues keep their messages in stores
+// opened by stores (MemoryStores when nil).
+func New(stores Stores) *State {
+	if stores == nil {
+		stores = MemoryStores{}
 	}
-	return &State{newStore: newStore, queues: make(map[string]*queue), totalBytes: new(int64)}
+	return &State{stores: stores, queues: make(map[string]*queue), books: &ledger{}}
+}
+
+// Err is the store failure that stopped the state, or nil. Once it is set
+// the state is the result of an entry applied in part: Apply refuses every
+// entry, and the owner must stop and rebuild the state (from a snapshot and
+// the log, or from its peers). Readers still answer from what is there.
+func (s *State) Err() error { return s.err }
+
+// Close closes every queue's store (keeping their data) and returns the
+// first error. The state must not be used afterwards.
+func (s *State) Close() error {
+	var errs []error
+	for _, name := range s.names {
+		if err := s.queues[name].store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store of queue %q: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // AppliedIndex is the index of the last entry applied (or restored).
@@ -210,39 +243,50 @@ func (s *State) addQueue(q *queue) {
 	s.names = insertSorted(s.names, q.name)
 }
 
-// makeStore returns a new store for a queue, accounted in s.totalBytes.
-func (s *State) makeStore() Store {
-	return accountedStore{Store: s.newStore(), total: s.totalBytes}
+// openStore opens the store of the queue id, accounted in s.books.
+func (s *State) openStore(id QueueID) (accountedStore, error) {
+	st, err := s.stores.Open(id)
+	if err != nil {
+		return accountedStore{}, fmt.Errorf("open store of queue %q: %w", id.Name, err)
+	}
+	s.books.total += st.Bytes()
+	return accountedStore{Store: st, books: s.books}, nil
 }
 
-// accountedStore adds every change of its store's Bytes to a state-wide total.
+// accountedStore records every mutation of its store with the index of the
+// entry being applied and adds every change of its Bytes to the state-wide
+// total.
 type accountedStore struct {
 	Store
-	total *int64
+	books *ledger
 }
 
 // Append stores m and accounts its bytes.
 func (a accountedStore) Append(m *Message) error {
 	before := a.Store.Bytes()
-	err := a.Store.Append(m)
-	*a.total += a.Store.Bytes() - before
+	err := a.Store.Append(a.books.index, m)
+	a.books.total += a.Store.Bytes() - before
 	return err
 }
 
 // DropThrough drops messages and accounts the bytes freed.
 func (a accountedStore) DropThrough(seq uint64) (int64, error) {
 	before := a.Store.Bytes()
-	n, err := a.Store.DropThrough(seq)
-	*a.total += a.Store.Bytes() - before
+	n, err := a.Store.DropThrough(a.books.index, seq)
+	a.books.total += a.Store.Bytes() - before
 	return n, err
 }
 
-// removeQueue forgets q (and its bytes).
+// removeQueue forgets q (and its bytes) and removes its store's data.
 func (s *State) removeQueue(q *queue) {
-	*s.totalBytes -= q.store.Bytes()
+	s.books.total -= q.store.Bytes()
+	must(0, q.store.Remove())
 	if q.timerPos >= 0 {
 		s.timers.remove(q)
 	}
 	delete(s.queues, q.name)
 	s.names = removeSorted(s.names, q.name)
 }
+
+// Stores returns the Stores the state's queues were opened with.
+func (s *State) Stores() Stores { return s.stores }

@@ -82,7 +82,7 @@ latency and fanout run on both.`,
 		Usage:          usage,
 		IdleConns:      idleConns,
 	}
-	root.AddCommand(a.compareCmd(), a.failoverCmd(), a.socketIOCmd())
+	root.AddCommand(a.compareCmd(), a.failoverCmd(), a.socketIOCmd(), a.fillCmd())
 	root.AddCommand(benchcmd.Commands(env)...)
 	return root
 }

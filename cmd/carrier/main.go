@@ -43,7 +43,7 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &ns):
 		return exitNotSafe
-	case errors.Is(err, cluster.ErrLogStoreFailed):
+	case errors.Is(err, cluster.ErrLogStoreFailed), errors.Is(err, cluster.ErrStoreFailed):
 		return exitFailStop
 	default:
 		return exitError

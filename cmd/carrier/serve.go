@@ -49,6 +49,7 @@ type serveFlags struct {
 
 // storageFlags tune the Raft log and snapshots on disk.
 type storageFlags struct {
+	store             string
 	segmentBytes      int
 	snapshotInterval  time.Duration
 	snapshotThreshold uint64
@@ -108,7 +109,7 @@ catches up), 1 for any other error.`,
 	fl.StringVar(&f.nodeID, "node-id", "", "stable node name (default: from DATA/node-id, else the hostname)")
 	fl.BoolVar(&f.autoCreate, "auto-create", true, "create a queue on its first publish or subscribe")
 	fl.Int64Var(&f.maxStoreBytes, "max-store-bytes", gateway.DefaultConfig().MaxStoreBytes,
-		"bytes all queues may store together (messages are held in memory; keep it under the node's memory limit)")
+		"bytes of messages all queues may store together: on disk with --store disk, in memory with --store memory (then keep it under the node's memory limit)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	clusterFlags(fl, f)
 	storageFlagSet(fl, &f.storage)
@@ -130,6 +131,7 @@ func socketIOFlagSet(fl *pflag.FlagSet, c *gateway.SocketIOConfig) {
 // storageFlagSet are the flags of the on-disk Raft state.
 func storageFlagSet(fl *pflag.FlagSet, f *storageFlags) {
 	def := cluster.DefaultConfig()
+	fl.StringVar(&f.store, "store", cluster.StoreDisk, "where queue messages are kept: disk (segment files under DATA/raft/store) or memory")
 	fl.IntVar(&f.segmentBytes, "raft-segment-bytes", 64<<20, "size of one Raft log segment file, preallocated (at least 2 MiB)")
 	fl.DurationVar(&f.snapshotInterval, "snapshot-interval", def.SnapshotInterval, "how often to check whether a snapshot is due")
 	fl.Uint64Var(&f.snapshotThreshold, "snapshot-threshold", def.SnapshotThreshold, "log entries since the last snapshot that make one due")
@@ -139,6 +141,7 @@ func storageFlagSet(fl *pflag.FlagSet, f *storageFlags) {
 // apply sets cfg's storage fields.
 func (f storageFlags) apply(cfg *cluster.Config) {
 	cfg.SegmentBytes = f.segmentBytes
+	cfg.Store = f.store
 	cfg.SnapshotInterval, cfg.SnapshotThreshold, cfg.TrailingLogs = f.snapshotInterval, f.snapshotThreshold, f.trailingLogs
 }
 

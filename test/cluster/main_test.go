@@ -43,9 +43,9 @@ func envInt(key string, def int) int {
 // startCluster starts size nodes at once with --bootstrap-expect size and
 // waits until all are ready and agree on a leader. t.Cleanup kills every
 // node, and prints their logs when t failed.
-func startCluster(t *testing.T, size int) *Cluster {
+func startCluster(t *testing.T, size int, extraArgs ...string) *Cluster {
 	t.Helper()
-	return startClusterWith(t, Options{Size: size})
+	return startClusterWith(t, Options{Size: size, ExtraArgs: extraArgs})
 }
 
 // startClusterWith is startCluster with opts (Bin and Dir are set here).

@@ -182,3 +182,44 @@ func quarantined(ctx context.Context, n *clustertest.Node) string {
 	}
 	return fmt.Sprintf("it moved its Raft state (%d log segments) to %s and re-synced", len(wal), moved)
 }
+
+// corruptStore stops a random node with kill -9 and damages its message
+// store: it flips the last 64 bytes of every queue's newest segment file
+// and deletes the oldest segment of one queue (a missing file), then starts
+// it. The node must never serve what it lost: it rebuilds its stores from
+// its snapshot and log, catches up, and agrees with the others (the probe
+// and the final divergence check compare every seq).
+func corruptStore(ctx context.Context, e *env) (string, error) {
+	n := e.pick(e.c.Nodes())
+	n.Kill()
+	segs, err := nemesis.StoreSegments(n.DataDir)
+	if err != nil || len(segs) == 0 {
+		return "", errors.Join(fmt.Errorf("%w: no message store segments on %s (memory store?)", errSkip, n.ID), err, n.Start())
+	}
+	flipped, err := damageStore(segs)
+	if err != nil {
+		return "", errors.Join(err, n.Start())
+	}
+	if err := n.Start(); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("flipped the tail of %d and deleted 1 of %s's %d store segments", flipped, n.ID, len(segs)), nil
+}
+
+// damageStore flips the tail of the newest segment of each queue directory
+// and removes the first segment file of the list.
+func damageStore(segs []string) (int, error) {
+	newest := map[string]string{}
+	for _, s := range segs {
+		newest[filepath.Dir(s)] = s // sorted: the last one per directory wins
+	}
+	for _, s := range newest {
+		if _, err := nemesis.FlipTail(s, 64); err != nil {
+			return 0, err
+		}
+	}
+	if err := os.Remove(segs[0]); err != nil {
+		return 0, fmt.Errorf("remove store segment: %w", err)
+	}
+	return len(newest), nil
+}

@@ -35,6 +35,7 @@ var scenarios = []scenario{
 	{"disk-full-leader", diskFullLeader},
 	{"corrupt-log-tail", corruptLogTail},
 	{"corrupt-snapshot", corruptSnapshot},
+	{"corrupt-store", corruptStore},
 	{"pause-leader-kill-follower", pauseLeaderKillFollower},
 	{"pause-leader-isolate-follower", pauseLeaderIsolateFollower},
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -65,6 +66,19 @@ func snapshotKey(name string) ([]uint64, bool) {
 		key[i] = v
 	}
 	return key, true
+}
+
+// StoreSegments returns the message store's segment files under a node's
+// data dir (queue/diskstore: DataDir/raft/store/gen-N/<queue>~<created>/
+// <id:016x>.seg), oldest first within each queue; none when the node keeps
+// its messages in memory.
+func StoreSegments(dataDir string) ([]string, error) {
+	segs, err := filepath.Glob(filepath.Join(dataDir, "raft", "store", "gen-*", "*", "*.seg"))
+	if err != nil {
+		return nil, fmt.Errorf("store segments: %w", err)
+	}
+	sort.Strings(segs)
+	return segs, nil
 }
 
 // DataEnd returns the offset just past the last non-zero byte of path.
