@@ -60,6 +60,7 @@ func TestDataPlaneDown(t *testing.T) {
 	// A one-member cluster takes a new image too: its only pod is replaced
 	// (no one to hand over to), and the queue is the same after.
 	sets := e.runStatefulSets(cl, "events")
+	sets.waitHeld(1)
 	e.updateSpec(qc, func(qc *v1alpha1.QueueCluster) { qc.Spec.Image = image + "-2" })
 	within(t, operationDeadline, "one-member rollout", func() error {
 		if err := e.get(qc); err != nil {

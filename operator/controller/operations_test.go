@@ -40,6 +40,7 @@ func TestRollout(t *testing.T) {
 	}
 	sets := e.runStatefulSets(cl, "web")
 	e.waitClusterReady(qc, cl)
+	sets.waitHeld(3)
 	publish(t, cl.Nodes()[0].Admin(), "audit", 20)
 	first, err := cl.Leader(ctx(t))
 	if err != nil {
@@ -186,6 +187,7 @@ func TestScale(t *testing.T) {
 	}
 	sets := e.runStatefulSets(cl, "events")
 	e.waitClusterReady(qc, cl)
+	sets.waitHeld(3)
 	publish(t, cl.Nodes()[0].Admin(), "billing", 10)
 
 	e.updateSpec(qc, func(qc *v1alpha1.QueueCluster) { qc.Spec.Replicas = 5 })

@@ -76,6 +76,23 @@ func (e *env) runStatefulSets(cl *clustertest.Cluster, name string) *statefulSet
 	return s
 }
 
+// waitHeld waits until the stand-in runs n pods, each held by its
+// finalizer. A test calls it before anything may make the operator delete
+// a pod: a pod deleted before the stand-in saw it (the StatefulSet
+// controller may create the last ones just before) would go at once, its
+// node not stopped and its deletion not in the journal.
+func (s *statefulSets) waitHeld(n int) {
+	within(s.t, operationDeadline, fmt.Sprintf("the stand-in holding %d pods", n), func() error {
+		s.mu.Lock()
+		held := len(s.uids)
+		s.mu.Unlock()
+		if held != n {
+			return fmt.Errorf("%d pods held", held)
+		}
+		return nil
+	})
+}
+
 // set changes a setting of the stand-in while it runs.
 func (s *statefulSets) set(fn func(s *statefulSets)) {
 	s.mu.Lock()
