@@ -142,6 +142,9 @@ func TestNodeAgentEnvAndVolumes(t *testing.T) {
 	cp, _, ctx := nodeEnv(t, "env", 1)
 	image := ShellImage(t)
 	out := t.TempDir()
+	if err := os.Chmod(out, 0o777); err != nil { // the container runs as user 1234
+		t.Fatal(err)
+	}
 	c := cp.Client
 	objs := []client.Object{
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "env", Name: "cfg"}, Data: map[string]string{"colour": "blue", "file.txt": "from a ConfigMap"}},
@@ -153,12 +156,15 @@ func TestNodeAgentEnvAndVolumes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pod := pollPod(t, ctx, cp, "env", "show", "Succeeded", func(p *corev1.Pod) error {
-		if p.Status.Phase != corev1.PodSucceeded {
+	pod := pollPod(t, ctx, cp, "env", "show", "finished", func(p *corev1.Pod) error {
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 			return fmt.Errorf("phase %s, containers %v", p.Status.Phase, p.Status.ContainerStatuses)
 		}
 		return nil
 	})
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("phase %s, containers %v", pod.Status.Phase, pod.Status.ContainerStatuses)
+	}
 	b, err := os.ReadFile(filepath.Join(out, "seen"))
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +177,7 @@ func TestNodeAgentEnvAndVolumes(t *testing.T) {
 	want := map[string]string{
 		"name": "show", "namespace": "env", "ip": pod.Status.PodIP, "arg": "pod show in env",
 		"colour": "blue", "password": "hunter2", "file": "from a ConfigMap", "secretfile": "hunter2",
-		"uid": "1234", "gid": "5678", "groups": "5678 5678", "pid": "1", "hostname": "show",
+		"uid": "1234", "gid": "5678", "groups": "5678", "pid": "1", "hostname": "show",
 		"nameserver": fmt.Sprintf("nameserver 127.53.%d.1", os.Getpid()%250), "scratch": "written",
 		"rootfs": "read-only",
 	}
@@ -186,9 +192,9 @@ func envPod(image, out string) *corev1.Pod {
 	script := `set -u
 {
 echo "name=$POD_NAME"; echo "namespace=$POD_NAMESPACE"; echo "ip=$POD_IP"; echo "arg=$1"
-echo "colour=$COLOUR"; echo "password=$PASSWORD"
+echo "colour=$colour"; echo "password=$PASSWORD"
 echo "file=$(cat /cfg/file.txt)"; echo "secretfile=$(cat /sec/password)"
-echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "groups=$(id -G)"; echo "pid=$$"; echo "hostname=$(uname -n)"
+echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "groups=$(id -G)"; echo "pid=$BASHPID"; echo "hostname=$(uname -n)"
 echo "nameserver=$(grep nameserver /etc/resolv.conf)"
 echo written > /scratch/f && echo "scratch=$(cat /scratch/f)"
 if touch /rootfile 2>/dev/null; then echo rootfs=writable; else echo rootfs=read-only; fi
@@ -271,7 +277,7 @@ func TestNodeAgentDeleteTermThenKill(t *testing.T) {
 	if processAlive(pid) {
 		t.Errorf("pod deleted while its process %d still runs", pid)
 	}
-	if want := fmt.Sprintf(`msg="container exited" pod=stop/stubborn container=stubborn code=%d`, 128+int(syscall.SIGKILL)); !strings.Contains(nodes[0].Output(), want) {
+	if want := fmt.Sprintf(`container exited pod=stop/stubborn container=stubborn code=%d`, 128+int(syscall.SIGKILL)); !strings.Contains(nodes[0].Output(), want) {
 		t.Errorf("the agent did not log %q (the process should end by SIGKILL)", want)
 	}
 }
