@@ -10,6 +10,9 @@ go vet ./...
 # test/chart is a module of its own (the Helm SDK's dependencies stay out of
 # the product's go.mod); it tests charts/carrier.
 (cd test/chart && go vet ./...)
+# test/kube/nodeagent is a module of its own too (virtual-kubelet's
+# dependencies); the tests build it through kubetest.NodeAgent.
+(cd test/kube/nodeagent && go vet ./...)
 
 # iptables/iproute2 for the fault-injection tests (test/nemesis) and buildah
 # for the image test (test/image); never fails.

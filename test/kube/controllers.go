@@ -26,7 +26,10 @@ const (
 // controllers are the kube-controller-manager controllers a Carrier cluster
 // needs to run as in a real cluster: pods and claims of StatefulSets, the
 // garbage collector (owned objects go with their owner), Service endpoints,
-// claims bound, protected and grown, and finished pods collected. The
+// claims bound, protected and grown, finished pods collected, and nodes'
+// health from their leases (the node lifecycle controller: it lifts the
+// not-ready taint a new node gets, and taints and evicts from a node whose
+// agent stopped). The
 // others (nodes' IP ranges, service account tokens, certificate signing,
 // cloud routes, …) need credentials or infrastructure a test has no use for.
 var controllers = []string{
@@ -43,6 +46,7 @@ var controllers = []string{
 	"deployment-controller",
 	"job-controller",
 	"namespace-controller",
+	"node-lifecycle-controller",
 }
 
 // StartControllers runs kube-controller-manager (the controllers above) and

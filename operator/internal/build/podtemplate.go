@@ -80,6 +80,11 @@ func container(qc *v1alpha1.QueueCluster, bootstrapExpect int32) corev1.Containe
 // stable DNS name of the headless Service except gossip's advertised one
 // (memberlist advertises an IP; gossip only finds peers, it holds no state).
 // The node id is the pod's name, so a restarted pod is the same Raft server.
+// Each listener binds the pod's IP (downward API), not 0.0.0.0: the same
+// in a pod network of its own, and it keeps pods that share a host's
+// network (hostNetwork, or test nodes that run pods as local processes)
+// from colliding on the ports. kubectl port-forward, which dials the pod's
+// localhost, therefore does not reach them; the probes dial the pod IP.
 func ServeArgs(qc *v1alpha1.QueueCluster, bootstrapExpect int32) []string {
 	domain := fmt.Sprintf("%s.%s.svc", HeadlessServiceName(qc), qc.Namespace)
 	if bootstrapExpect <= 0 {
@@ -88,11 +93,11 @@ func ServeArgs(qc *v1alpha1.QueueCluster, bootstrapExpect int32) []string {
 	return []string{
 		"serve",
 		"--data=" + dataDir,
-		fmt.Sprintf("--listen=0.0.0.0:%d", HTTPPort),
+		fmt.Sprintf("--listen=$(POD_IP):%d", HTTPPort),
 		"--node-id=$(POD_NAME)",
-		fmt.Sprintf("--raft-bind=0.0.0.0:%d", RaftPort),
+		fmt.Sprintf("--raft-bind=$(POD_IP):%d", RaftPort),
 		fmt.Sprintf("--raft-advertise=$(POD_NAME).%s:%d", domain, RaftPort),
-		fmt.Sprintf("--gossip-bind=0.0.0.0:%d", GossipPort),
+		fmt.Sprintf("--gossip-bind=$(POD_IP):%d", GossipPort),
 		fmt.Sprintf("--gossip-advertise=$(POD_IP):%d", GossipPort),
 		fmt.Sprintf("--join=%s:%d", domain, GossipPort),
 		fmt.Sprintf("--bootstrap-expect=%d", bootstrapExpect),
