@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -52,26 +51,7 @@ func startCluster(t *testing.T, size int, extraArgs ...string) *Cluster {
 func startClusterWith(t *testing.T, opts Options) *Cluster {
 	t.Helper()
 	opts.Bin, opts.Dir = carrierBin, t.TempDir()
-	c, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		if t.Failed() {
-			var b strings.Builder
-			c.DumpLogs(&b, 6000)
-			t.Log(b.String())
-		}
-	})
-	ctx := timeout(t, 60*time.Second)
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Leader(ctx); err != nil {
-		t.Fatalf("no agreed leader: %v", err)
-	}
-	return c
+	return Start(t, opts, 6000)
 }
 
 // timeout is a context ending after d or at the end of t.

@@ -47,7 +47,11 @@ func TestBrokenBuildIsCaught(t *testing.T) {
 // burstSize is the number of publishes sent to the cut-off leader.
 const burstSize = 200
 
-func burstToIsolatedLeader(t *testing.T, bin string) (int, checker.Report) {
+// partitionableCluster starts 3 nodes of bin whose addresses iptables can
+// cut apart, and waits until they are ready; it skips, saying why, when
+// they cannot be partitioned here.
+func partitionableCluster(ctx context.Context, t *testing.T, bin string) *clustertest.Cluster {
+	t.Helper()
 	c, err := clustertest.New(clustertest.Options{Bin: bin, Dir: t.TempDir(), Size: 3, LogLevel: "info"})
 	if err != nil {
 		t.Fatal(err)
@@ -59,10 +63,15 @@ func burstToIsolatedLeader(t *testing.T, bin string) (int, checker.Report) {
 	if err := nemesis.Available("iptables"); err != nil {
 		t.Skipf("SKIP: %v", err)
 	}
-	ctx := timeout(t, 2*time.Minute)
 	if err := c.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func burstToIsolatedLeader(t *testing.T, bin string) (int, checker.Report) {
+	ctx := timeout(t, 2*time.Minute)
+	c := partitionableCluster(ctx, t, bin)
 	l, err := c.Leader(ctx)
 	if err != nil {
 		t.Fatal(err)

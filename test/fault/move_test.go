@@ -26,21 +26,8 @@ const movePublishes = 20
 // receives them. The control, MoveAfter negative, stays and confirms
 // nothing: the test can tell the two apart.
 func TestClientMovesOffCutOffNode(t *testing.T) {
-	c, err := clustertest.New(clustertest.Options{Bin: carrierBin, Dir: t.TempDir(), Size: 3, LogLevel: "info"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if !c.AddressesAreAliases() {
-		t.Skip("SKIP: nodes share 127.0.0.1 (no loopback aliases), so they cannot be partitioned")
-	}
-	if err := nemesis.Available("iptables"); err != nil {
-		t.Skipf("SKIP: %v", err)
-	}
 	ctx := timeout(t, 3*time.Minute)
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c := partitionableCluster(ctx, t, carrierBin)
 	f, others := follower(ctx, t, c)
 	urls := append([]string{f.URL()}, c.URLs(others...)...) // f first: both clients connect to it
 	staying := dialPublisher(ctx, t, urls, -1)

@@ -29,25 +29,7 @@ type env struct {
 func start(t *testing.T, pick func(n, count int) int) *env {
 	t.Helper()
 	needNode(t)
-	c, err := clustertest.New(clustertest.Options{Bin: carrierBin, Dir: t.TempDir(), Size: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		if t.Failed() {
-			var b strings.Builder
-			c.DumpLogs(&b, 4000)
-			t.Log(b.String())
-		}
-	})
-	ctx := timeout(t, 60*time.Second)
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Leader(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c := clustertest.Start(t, clustertest.Options{Bin: carrierBin, Dir: t.TempDir(), Size: 3}, 4000)
 	p, err := lb.Start("127.0.0.1:0", apiAddrs(c.Nodes()), lb.Options{Pick: pick})
 	if err != nil {
 		t.Fatal(err)
